@@ -1,0 +1,1 @@
+"""runner-core: run Encord workflow task agents serverless."""
