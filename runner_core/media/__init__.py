@@ -1,0 +1,1 @@
+"""Media access for agents: streaming downloads and PyAV decoding."""
