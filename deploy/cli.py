@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 
 app = typer.Typer(name="runner-core", no_args_is_help=True, help="Run Encord task agents serverless, and locally.")
 
+# (group name, "module:attribute" of its typer app, help). Each package owns its commands; this module only mounts
+# them, and imports each when the command line is built rather than at import, so `import deploy.cli` is cheap.
+_GROUPS = (
+    ("emulator", "encord_emulator.cli:app", "A local Encord API for tests and development."),
+    ("local", "deploy.local.cli:app", "The whole system on real local emulators."),
+    ("build", "deploy.build.cli:app", "Build deployable artifacts for AWS Lambda and Cloud Functions."),
+    ("dispatch", "functions.cli:dispatch_app", "Enqueue the tasks waiting in the runner's agent stages."),
+)
+
 
 def _mount() -> None:
-    # Imported here, not at module top, so `runner-core --help` stays fast and a group's
-    # optional dependencies are only needed when that group exists.
-    from encord_emulator.cli import app as emulator_app
-
-    app.add_typer(emulator_app, name="emulator", help="A local Encord API for tests and development.")
+    for name, target, help_text in _GROUPS:
+        module_name, attribute = target.split(":")
+        group = getattr(importlib.import_module(module_name), attribute)
+        app.add_typer(group, name=name, help=help_text)
 
 
 def main() -> None:

@@ -1,0 +1,152 @@
+"""The producer's trigger logic shared by both clouds: a schedule, or Encord's signed "work available" webhook."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from functions import webhook
+from functions.errors import ConfigurationError, ProjectNotAllowedError, PublishError, WebhookError
+from runner_core.producer import build_messages
+
+if TYPE_CHECKING:
+    from encord.workflow.stages.agent import AgentTaskStatus
+
+    from functions.publishers import Publisher
+
+ALLOWLIST_ENV = "RUNNER_PROJECT_ALLOWLIST"
+STATUSES_ENV = "RUNNER_DISPATCH_STATUSES"
+
+logger = logging.getLogger("functions.dispatch")
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSummary:
+    destination: str
+    messages: int
+    tasks: int
+    failed: int
+    stages: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    status: int
+    body: dict[str, Any]
+
+
+def parse_statuses(values: Iterable[str]) -> list[AgentTaskStatus]:
+    """Task statuses by name (`NEW`, `RELEASED`...), case-insensitive; a wrong name lists the valid ones."""
+    from encord.workflow.stages.agent import AgentTaskStatus
+
+    valid = [status.value for status in AgentTaskStatus if status is not AgentTaskStatus.UNKNOWN]
+    parsed: list[AgentTaskStatus] = []
+    for raw in values:
+        for name in raw.split(","):
+            if not name.strip():
+                continue
+            if name.strip().upper() not in valid:
+                raise ConfigurationError(f"unknown task status {name.strip()!r}; choose from {', '.join(valid)}")
+            parsed.append(AgentTaskStatus(name.strip().upper()))
+    return parsed
+
+
+def statuses_from_environment() -> list[AgentTaskStatus]:
+    return parse_statuses([os.environ.get(STATUSES_ENV, "")])
+
+
+def allowed_projects(runner: Any) -> frozenset[str]:
+    """`RUNNER_PROJECT_ALLOWLIST` (comma-separated project hashes); when unset, only the runner's own project."""
+    raw = os.environ.get(ALLOWLIST_ENV, "")
+    if not raw.strip():
+        return frozenset({str(UUID(str(runner.project_hash)))})
+    allowed: set[str] = set()
+    for item in raw.split(","):
+        if item.strip():
+            try:
+                allowed.add(str(UUID(item.strip())))
+            except ValueError:
+                raise ConfigurationError(
+                    f"{ALLOWLIST_ENV} holds {item.strip()!r}, which is not a project hash"
+                ) from None
+    return frozenset(allowed)
+
+
+def dispatch(
+    runner: Any,
+    publisher: Publisher,
+    *,
+    statuses: list[AgentTaskStatus] | None = None,
+    stage_uuids: Iterable[UUID] | None = None,
+) -> DispatchSummary:
+    """List the runner's waiting tasks and publish them. Raises `PublishError` when any message was not sent."""
+    stage_filter = None if stage_uuids is None else frozenset(stage_uuids)
+    messages = build_messages(
+        runner,
+        statuses=statuses or None,
+        stage_uuids=stage_filter,
+        tasks_per_message=publisher.tasks_per_message,
+        max_bytes=publisher.max_message_bytes,
+    )
+    report = publisher.publish(messages)
+    summary = DispatchSummary(
+        destination=publisher.destination,
+        messages=report.published,
+        tasks=report.tasks,
+        failed=report.failed,
+        stages=len({message.stage_uuid for message in messages}),
+    )
+    logger.info("dispatched", extra={"event": "dispatch", **summary.as_dict()})
+    if report.failed:
+        logger.error("dispatch failures", extra={"event": "dispatch_failed", "errors": list(report.errors[:20])})
+        raise PublishError(f"{report.failed} of {len(messages)} messages were not published", failed=report.failed)
+    return summary
+
+
+def handle_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    runner: Any,
+    publisher: Publisher,
+    secret: str | None,
+    now: float | None = None,
+) -> HttpAnswer:
+    """Verify and act on one webhook request. Nothing is listed or published unless the signature checks out and
+    the project is allowed."""
+    if not secret:
+        logger.error("webhook secret not configured", extra={"event": "webhook_rejected", "status": 500})
+        return HttpAnswer(500, {"error": "the webhook secret is not configured on this function"})
+    try:
+        notification = webhook.verify_and_parse(body, headers, secret=secret, now=now)
+        if notification is None:
+            return HttpAnswer(200, {"ignored": "not an agent_stage_work_available_event"})
+        project = str(notification.project_hash)
+        if project not in allowed_projects(runner):
+            raise ProjectNotAllowedError(f"project {project} is not in {ALLOWLIST_ENV}; nothing was enqueued")
+        if project != str(UUID(str(runner.project_hash))):
+            raise ProjectNotAllowedError(
+                f"project {project} is not the project of this function's runner ({runner.project_hash})"
+            )
+    except WebhookError as exc:
+        logger.warning(
+            "webhook rejected", extra={"event": "webhook_rejected", "status": exc.status, "reason": str(exc)}
+        )
+        return HttpAnswer(exc.status, {"error": str(exc)})
+    implemented = {stage.uuid for stage in runner.get_agent_stages()}
+    if notification.stage_uuid not in implemented:
+        return HttpAnswer(200, {"ignored": f"stage {notification.stage_uuid} has no agent in this runner"})
+    try:
+        summary = dispatch(
+            runner, publisher, statuses=statuses_from_environment(), stage_uuids=[notification.stage_uuid]
+        )
+    except PublishError as exc:
+        return HttpAnswer(502, {"error": str(exc)})
+    return HttpAnswer(200, summary.as_dict())

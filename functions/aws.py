@@ -1,0 +1,207 @@
+"""AWS entrypoints: `consume` (SQS -> Lambda, partial batch responses) and `dispatch` (EventBridge schedule, or
+Encord's signed webhook through a Lambda function URL).
+
+Handlers: `functions.aws.consume` and `functions.aws.dispatch`. The event source mapping must set
+`function_response_types = ["ReportBatchItemFailures"]`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from functions import secrets
+from functions._consume import Verdict, max_attempts, process_messages
+from functions._dispatch import dispatch as run_dispatch
+from functions._dispatch import handle_webhook, parse_statuses, statuses_from_environment
+from functions._disposition import Disposition
+from functions._logging import take_cold_start
+from functions._target import load_runner
+from functions.errors import ConfigurationError, RetryDeliveryError
+from functions.publishers.sqs import SqsPublisher, is_fifo, sanitise_id, send_entries, sqs_client
+from runner_core.outcomes import QueueMessage
+
+QUEUE_URL_ENV = "RUNNER_QUEUE_URL"
+DLQ_URL_ENV = "RUNNER_DLQ_URL"
+DEADLINE_MARGIN_ENV = "RUNNER_DEADLINE_MARGIN_S"
+DEFAULT_DEADLINE_MARGIN_S = 10.0
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
+# The shared modules log through the stdlib; give them the same JSON format and fields.
+copy_config_to_registered_loggers(source_logger=logger, include={"functions", "runner_core"})
+
+
+def _use_secret_key() -> None:
+    """Hand the Secrets Manager key (if one is configured) to the core, which reads ENCORD_SSH_KEY.
+
+    Cached with a TTL by Powertools; the core's client cache is keyed on the key's digest, so a rotated key
+    gets a new client and an unchanged one reuses the warm client.
+    """
+    key = secrets.ssh_key_from_environment()
+    if key is not None and os.environ.get("ENCORD_SSH_KEY") != key:
+        os.environ["ENCORD_SSH_KEY"] = key
+
+
+def _context_keys(context: Any, cold_start: bool) -> None:
+    logger.append_keys(
+        cold_start=cold_start,
+        function_name=getattr(context, "function_name", None),
+        function_request_id=getattr(context, "aws_request_id", None),
+    )
+
+
+def _deadline(context: Any) -> float | None:
+    """A `time.monotonic()` deadline leaving a margin before Lambda's timeout (tasks not started by then retry)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    remaining_s = float(remaining()) / 1000
+    raw = os.environ.get(DEADLINE_MARGIN_ENV, "").strip()
+    try:
+        margin = float(raw) if raw else DEFAULT_DEADLINE_MARGIN_S
+    except ValueError:
+        raise ConfigurationError(f"{DEADLINE_MARGIN_ENV}={raw!r} is not a number of seconds") from None
+    # A short timeout still gets half its time for work rather than none.
+    return time.monotonic() + remaining_s - min(margin, remaining_s / 2)
+
+
+def _queue_message(record: dict[str, Any], attempts: int) -> QueueMessage:
+    attributes = record.get("attributes") or {}
+    try:
+        attempt = max(1, int(attributes.get("ApproximateReceiveCount", 1)))
+    except (TypeError, ValueError):
+        attempt = 1
+    return QueueMessage(
+        message_id=str(record.get("messageId", "")),
+        body=str(record.get("body", "")),
+        attempt=attempt,
+        max_attempts=attempts,
+    )
+
+
+def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dlq_url: str) -> set[str]:
+    """Send permanently failed records to the DLQ with the reason; returns the ids that are safely stored there."""
+    entries: list[dict[str, Any]] = []
+    for index, record in enumerate(records):
+        verdict = verdicts[record["messageId"]]
+        attributes = {
+            "runner_failure_reason": verdict.reason or "failed permanently",
+            "runner_source_message_id": record["messageId"],
+            "runner_source_queue": str(record.get("eventSourceARN", "")),
+            "runner_attempt": str((record.get("attributes") or {}).get("ApproximateReceiveCount", "1")),
+        }
+        entry: dict[str, Any] = {
+            "Id": str(index),
+            "MessageBody": record.get("body") or "(empty body)",
+            "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items() if v},
+        }
+        if is_fifo(dlq_url):
+            group = (record.get("attributes") or {}).get("MessageGroupId") or "dead-letter"
+            entry["MessageGroupId"] = sanitise_id(group)
+            entry["MessageDeduplicationId"] = sanitise_id(record["messageId"])
+        entries.append(entry)
+    sent, errors = send_entries(sqs_client(), dlq_url, entries)
+    if errors:
+        logger.error("dead-letter send failed; leaving the records to the redrive policy", extra={"errors": errors})
+    return {records[int(index)]["messageId"] for index in sent}
+
+
+def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batch handler: every record's tasks go through the runner together; failures are reported per record."""
+    cold_start = take_cold_start()
+    _context_keys(context, cold_start)
+    records: list[dict[str, Any]] = list(event.get("Records") or [])
+    fifo = any(
+        is_fifo(str(r.get("eventSourceARN", ""))) or "MessageGroupId" in (r.get("attributes") or {}) for r in records
+    )
+    verdicts = _decide(records, context, cold_start=cold_start)
+
+    dlq_url = os.environ.get(DLQ_URL_ENV, "").strip()
+    dead_lettered: set[str] = set()
+    permanent = [r for r in records if verdicts[r["messageId"]].disposition is Disposition.DEAD_LETTER]
+    if dlq_url and permanent:
+        dead_lettered = _dead_letter(permanent, verdicts, dlq_url)
+
+    def record_handler(record: SQSRecord) -> str:
+        verdict = verdicts[record.message_id]
+        if verdict.disposition is Disposition.ACK or record.message_id in dead_lettered:
+            return verdict.disposition.value
+        raise RetryDeliveryError(verdict.reason or verdict.disposition.value)
+
+    processor: BatchProcessor = (
+        SqsFifoPartialProcessor(skip_group_on_error=True)
+        if fifo
+        else BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    )
+    # A batch where every record failed is still a partial response, never an invocation error: an error would
+    # make Lambda retry the whole batch and scale the event source mapping down.
+    processor.raise_on_entire_batch_failure = False
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)
+
+
+def _decide(records: list[dict[str, Any]], context: Any, *, cold_start: bool) -> dict[str, Verdict]:
+    """One verdict per record id. A function that cannot start (configuration, a user module that fails to import)
+    makes every record retry: nothing is lost, and once fixed the records run, or the redrive policy takes them."""
+    try:
+        _use_secret_key()
+        runner = load_runner()
+        attempts = max_attempts()
+        deadline = _deadline(context)
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, ConfigurationError) else f"function cannot start: {type(exc).__name__}"
+        logger.exception("function cannot start; every record will be retried", extra={"reason": reason})
+        return {str(r.get("messageId", "")): Verdict(Disposition.RETRY, reason) for r in records}
+    messages = [_queue_message(record, attempts) for record in records]
+    return process_messages(runner, messages, deadline=deadline, logger=logger, cold_start=cold_start)
+
+
+# --- the producer ---------------------------------------------------------------------------------------------------
+
+
+def _http_answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
+
+
+def _is_http_event(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("headers"), dict) and ("body" in event or "requestContext" in event)
+
+
+def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Schedule (EventBridge, or any direct invoke): publish every waiting task to RUNNER_QUEUE_URL.
+    Function URL / API Gateway (event with headers and body): Encord's signed webhook for one stage."""
+    cold_start = take_cold_start()
+    _context_keys(context, cold_start)
+    _use_secret_key()
+    runner = load_runner()
+    queue_url = os.environ.get(QUEUE_URL_ENV, "").strip()
+    if not queue_url:
+        raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
+    publisher = SqsPublisher(queue_url=queue_url)
+    if _is_http_event(event):
+        raw = event.get("body") or ""
+        body = base64.b64decode(raw) if event.get("isBase64Encoded") else str(raw).encode()
+        headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+        answer = handle_webhook(
+            body, headers, runner=runner, publisher=publisher, secret=secrets.webhook_secret(allow_arn=True)
+        )
+        return _http_answer(answer.status, answer.body)
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    requested = detail.get("statuses") if isinstance(detail, dict) else None
+    statuses = parse_statuses(requested) if isinstance(requested, list) else statuses_from_environment()
+    return run_dispatch(runner, publisher, statuses=statuses).as_dict()

@@ -1,0 +1,223 @@
+"""GCP entrypoints (functions-framework): `consume`, `consume_http` and `dispatch`.
+
+- `consume` (signature type `cloudevent`): Pub/Sub messages as binary or structured CloudEvents (Eventarc), or a
+  raw push body, which functions-framework converts. The conversion drops `deliveryAttempt`, so `consume` reads it
+  from the raw request when there is one.
+- `consume_http` (signature type `http`): the raw push body of a push subscription you own (the recommended
+  deployment: it carries `deliveryAttempt`, and you set the dead-letter policy and ack deadline yourself).
+- `dispatch` (signature type `http`): Cloud Scheduler, or Encord's signed webhook.
+
+Ack/nack: return normally (2xx) when every task moved, held or skipped; raise / answer 500 when a task failed
+retryably; a permanent failure is published to RUNNER_DEAD_LETTER_TOPIC with its reason and acked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import flask
+import functions_framework
+
+from functions import secrets
+from functions._consume import Verdict, max_attempts, process_messages
+from functions._dispatch import dispatch as run_dispatch
+from functions._dispatch import handle_webhook, statuses_from_environment
+from functions._disposition import Disposition
+from functions._logging import gcp_logger, set_trace_from_header, take_cold_start
+from functions._target import load_runner
+from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
+from functions.publishers.pubsub import PubSubPublisher, publish_one
+from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from runner_core.outcomes import QueueMessage
+
+TOPIC_ENV = "RUNNER_TOPIC"
+DEAD_LETTER_TOPIC_ENV = "RUNNER_DEAD_LETTER_TOPIC"
+TASKS_PER_MESSAGE_ENV = "RUNNER_TASKS_PER_MESSAGE"
+FUNCTION_TIMEOUT_ENV = "RUNNER_FUNCTION_TIMEOUT_S"
+DEADLINE_MARGIN_ENV = "RUNNER_DEADLINE_MARGIN_S"
+UNSIGNED_SCHEDULE_ENV = "RUNNER_ALLOW_UNSIGNED_SCHEDULE"
+
+logger = gcp_logger("functions")
+
+
+@dataclass(frozen=True, slots=True)
+class PushedMessage:
+    """One Pub/Sub message as delivered, whatever the wrapping."""
+
+    message_id: str
+    data: bytes
+    attributes: dict[str, str]
+    delivery_attempt: int | None = None
+    subscription: str | None = None
+    ordering_key: str | None = None
+
+
+def _env_float(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
+
+
+def _deadline(started: float) -> float | None:
+    """Cloud Functions has no remaining-time API: RUNNER_FUNCTION_TIMEOUT_S (the deployed timeout) stands in."""
+    timeout = _env_float(FUNCTION_TIMEOUT_ENV)
+    if timeout is None:
+        return None
+    margin = _env_float(DEADLINE_MARGIN_ENV)
+    return started + timeout - min(10.0 if margin is None else margin, timeout / 2)
+
+
+def pushed_message(payload: Mapping[str, Any], *, fallback_id: str | None = None) -> PushedMessage:
+    """Read `{"message": {...}, "subscription": ..., "deliveryAttempt": n}` (push body or CloudEvent data)."""
+    message = payload.get("message")
+    if not isinstance(message, Mapping):
+        raise TransportDecodeError("Pub/Sub payload has no 'message' object")
+    message_id = message.get("messageId") or message.get("message_id") or fallback_id
+    if not message_id:
+        raise TransportDecodeError("Pub/Sub message has no messageId")
+    raw = message.get("data") or ""
+    try:
+        data = base64.b64decode(raw, validate=True) if raw else b""
+    except (binascii.Error, ValueError, TypeError):
+        # Not base64: an undecodable body is the runner's to reject (permanently), with the message id kept.
+        data = str(raw).encode()
+    attributes = message.get("attributes") or {}
+    attempt = payload.get("deliveryAttempt")
+    return PushedMessage(
+        message_id=str(message_id),
+        data=data,
+        attributes={str(k): str(v) for k, v in attributes.items()} if isinstance(attributes, Mapping) else {},
+        delivery_attempt=int(attempt) if isinstance(attempt, int | str) and str(attempt).isdigit() else None,
+        subscription=str(payload["subscription"]) if payload.get("subscription") else None,
+        ordering_key=str(message.get("orderingKey")) if message.get("orderingKey") else None,
+    )
+
+
+def _raw_push_extras() -> Mapping[str, Any]:
+    """`deliveryAttempt`/`subscription` from the raw request body when functions-framework converted a raw push."""
+    if not flask.has_request_context():
+        return {}
+    body = flask.request.get_json(silent=True)
+    return body if isinstance(body, Mapping) and "message" in body else {}
+
+
+def _handle(pushed: PushedMessage) -> Verdict:
+    started = time.monotonic()
+    cold_start = take_cold_start()
+    if flask.has_request_context():
+        set_trace_from_header(flask.request.headers.get("X-Cloud-Trace-Context"))
+    runner = load_runner()
+    # deliveryAttempt is 0 or absent unless the subscription has a dead-letter policy: count that as attempt 1.
+    message = QueueMessage(
+        message_id=pushed.message_id,
+        body=pushed.data,
+        attempt=max(1, pushed.delivery_attempt or 1),
+        max_attempts=max_attempts(),
+    )
+    verdict = process_messages(runner, [message], deadline=_deadline(started), logger=logger, cold_start=cold_start)[
+        pushed.message_id
+    ]
+    if verdict.disposition is Disposition.DEAD_LETTER:
+        return _dead_letter(pushed, verdict, attempt=message.attempt)
+    return verdict
+
+
+def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Verdict:
+    """Publish a permanent failure to the dead-letter topic and ack; without one, nack so the subscription's own
+    dead-letter policy takes it after max_delivery_attempts."""
+    topic = os.environ.get(DEAD_LETTER_TOPIC_ENV, "").strip()
+    reason = verdict.reason or "failed permanently"
+    if not topic:
+        logger.error(
+            "permanent failure but RUNNER_DEAD_LETTER_TOPIC is not set: nacking, so the subscription's "
+            "dead-letter policy takes the message after max_delivery_attempts",
+            extra={"event": "dead_letter_unconfigured", "message_id": pushed.message_id, "reason": reason},
+        )
+        return Verdict(Disposition.RETRY, reason, verdict.result)
+    attributes = {
+        **pushed.attributes,
+        "runner_failure_reason": reason,
+        "runner_source_message_id": pushed.message_id,
+        "runner_source_subscription": pushed.subscription or "",
+        "runner_attempt": str(attempt),
+    }
+    publish_one(topic, pushed.data, attributes=attributes)
+    logger.warning(
+        "dead-lettered",
+        extra={"event": "dead_lettered", "message_id": pushed.message_id, "topic": topic, "reason": reason},
+    )
+    return Verdict(Disposition.ACK, reason, verdict.result)
+
+
+@functions_framework.cloud_event
+def consume(event: Any) -> None:
+    """Pub/Sub CloudEvent (binary, structured, or a converted raw push). Raises to nack."""
+    data = event.data
+    if isinstance(data, bytes | str):
+        data = json.loads(data)
+    if not isinstance(data, Mapping):
+        raise TransportDecodeError("CloudEvent data is not a Pub/Sub message object")
+    payload = dict(data)
+    for key, value in _raw_push_extras().items():
+        payload.setdefault(key, value)  # what functions-framework's conversion dropped (deliveryAttempt...)
+    pushed = pushed_message(payload, fallback_id=str(event["id"]) if event.get("id") else None)
+    verdict = _handle(pushed)
+    if verdict.disposition is not Disposition.ACK:
+        raise RetryDeliveryError(verdict.reason or "retry")
+
+
+@functions_framework.http
+def consume_http(request: flask.Request) -> tuple[str, int]:
+    """A push subscription's raw body (with deliveryAttempt). 204 acks; 500 nacks; 400 for a non-Pub/Sub body."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, Mapping):
+        return "body is not a Pub/Sub push JSON object", 400
+    try:
+        pushed = pushed_message(body)
+    except TransportDecodeError as exc:
+        return str(exc), 400
+    verdict = _handle(pushed)
+    if verdict.disposition is Disposition.ACK:
+        return "", 204
+    return verdict.reason or "retry", 500
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
+
+
+@functions_framework.http
+def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
+    """Cloud Scheduler (unsigned) or Encord's webhook (signed): list waiting tasks and publish to RUNNER_TOPIC.
+
+    An unsigned request is a schedule trigger only when no webhook secret is configured or
+    RUNNER_ALLOW_UNSIGNED_SCHEDULE is true (deploy the function IAM-protected then); otherwise it gets 401.
+    """
+    take_cold_start()
+    set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
+    runner = load_runner()
+    topic = os.environ.get(TOPIC_ENV, "").strip()
+    if not topic:
+        raise ConfigurationError(f"{TOPIC_ENV} is not set: the topic (projects/P/topics/T) the dispatcher publishes to")
+    per_message = os.environ.get(TASKS_PER_MESSAGE_ENV, "1").strip() or "1"
+    if not per_message.isdigit() or int(per_message) < 1:
+        raise ConfigurationError(f"{TASKS_PER_MESSAGE_ENV}={per_message!r} is not a positive whole number")
+    publisher = PubSubPublisher(topic=topic, tasks_per_message=int(per_message))
+    secret = secrets.webhook_secret(allow_arn=False)
+    headers = dict(request.headers.items())
+    signed = any(key.lower() in {SIGNATURE_HEADER.lower(), TIMESTAMP_HEADER.lower()} for key in headers)
+    if signed or (secret and not _truthy(UNSIGNED_SCHEDULE_ENV)):
+        answer = handle_webhook(request.get_data(), headers, runner=runner, publisher=publisher, secret=secret)
+        return answer.body, answer.status
+    return run_dispatch(runner, publisher, statuses=statuses_from_environment()).as_dict(), 200

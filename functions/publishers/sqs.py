@@ -1,0 +1,131 @@
+"""SQS: `send_message_batch` for the producer (standard and FIFO) and the consumer's dead-letter sends."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from functions.publishers import PublishReport
+from runner_core.producer import SQS_MAX_MESSAGE_BYTES
+
+if TYPE_CHECKING:
+    from runner_core.producer import OutboundMessage
+
+MAX_BATCH_ENTRIES = 10  # SQS's per-request entry limit
+MAX_BATCH_BYTES = 256 * 1024  # SQS's per-request payload limit (default queue setting)
+_ID_MAX_LENGTH = 128
+# MessageGroupId / MessageDeduplicationId: alphanumerics and ASCII punctuation only.
+_ID_FORBIDDEN = re.compile(r"[^A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]")
+
+
+def sqs_client() -> Any:
+    """A boto3 SQS client (honours AWS_ENDPOINT_URL, so moto_server works with no code change)."""
+    import boto3  # the AWS SDK is imported only by modules that talk to AWS, and only when they do
+
+    return boto3.client("sqs")
+
+
+def sanitise_id(value: str) -> str:
+    """Make `value` a valid FIFO group / deduplication id: allowed characters, at most 128 of them.
+
+    Too long a value is shortened to a prefix plus a hash of the whole, so two long ids stay distinct.
+    """
+    cleaned = _ID_FORBIDDEN.sub("_", value)
+    if len(cleaned) <= _ID_MAX_LENGTH:
+        return cleaned
+    digest = hashlib.sha256(value.encode()).hexdigest()[:32]
+    return f"{cleaned[: _ID_MAX_LENGTH - 33]}-{digest}"
+
+
+def is_fifo(queue_url: str) -> bool:
+    return queue_url.rstrip("/").endswith(".fifo")
+
+
+def _string_attributes(attributes: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    return {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items() if value}
+
+
+def _entry_size(entry: Mapping[str, Any]) -> int:
+    attributes = entry.get("MessageAttributes", {})
+    size = len(str(entry["MessageBody"]).encode())
+    for name, value in attributes.items():
+        size += len(name.encode()) + len(value["DataType"].encode()) + len(value["StringValue"].encode())
+    return size
+
+
+def _batches(entries: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        entry_size = _entry_size(entry)
+        if batch and (len(batch) >= MAX_BATCH_ENTRIES or size + entry_size > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += entry_size
+    if batch:
+        yield batch
+
+
+def send_entries(client: Any, queue_url: str, entries: Sequence[dict[str, Any]]) -> tuple[set[str], list[str]]:
+    """Send entries (each with a unique `Id`) in as few batch requests as the limits allow.
+
+    Returns the ids that were sent and short reasons for those that were not.
+    """
+    sent: set[str] = set()
+    errors: list[str] = []
+    for batch in _batches(entries):
+        try:
+            response = client.send_message_batch(QueueUrl=queue_url, Entries=batch)
+        except Exception as exc:  # a whole request failed (throttled, network): its entries are reported, not raised
+            errors.extend(f"{entry['Id']}: {type(exc).__name__}" for entry in batch)
+            continue
+        sent.update(item["Id"] for item in response.get("Successful", []))
+        errors.extend(
+            f"{item['Id']}: {item.get('Code', 'error')} {item.get('Message', '')}".strip()
+            for item in response.get("Failed", [])
+        )
+    return sent, errors
+
+
+@dataclass(slots=True)
+class SqsPublisher:
+    """The producer's SQS side: one task per message; FIFO queues get a group (data hash) and a deduplication id."""
+
+    queue_url: str
+    client: Any = None
+    max_message_bytes: int = SQS_MAX_MESSAGE_BYTES
+    tasks_per_message: int = 1
+
+    @property
+    def destination(self) -> str:
+        return self.queue_url
+
+    def _entry(self, index: int, message: OutboundMessage) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "Id": str(index),
+            "MessageBody": message.body,
+            "MessageAttributes": _string_attributes(message.attributes()),
+        }
+        if is_fifo(self.queue_url):
+            group = message.ordering_key or f"{message.project_hash}-{message.stage_uuid}"
+            dedup = message.dedup_id or hashlib.sha256(message.body.encode()).hexdigest()
+            entry["MessageGroupId"] = sanitise_id(group)
+            entry["MessageDeduplicationId"] = sanitise_id(dedup)
+        return entry
+
+    def publish(self, messages: Sequence[OutboundMessage]) -> PublishReport:
+        if not messages:
+            return PublishReport()
+        client = self.client if self.client is not None else sqs_client()
+        entries = [self._entry(index, message) for index, message in enumerate(messages)]
+        sent, errors = send_entries(client, self.queue_url, entries)
+        return PublishReport(
+            published=len(sent),
+            tasks=sum(messages[int(index)].task_count for index in sent),
+            failed=len(messages) - len(sent),
+            errors=tuple(errors),
+        )

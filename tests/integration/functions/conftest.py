@@ -1,0 +1,127 @@
+"""Real parts for the entrypoint tests: the Encord emulator, moto_server (SQS, Secrets Manager) over HTTP, and
+Google's Pub/Sub emulator (Java), each on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from fn_harness import Moto, PubSubEmulator
+
+from encord_emulator.testing import DEMO_SEED, RunningEmulator, run_emulator
+from functions import _target
+from functions.publishers import pubsub as pubsub_publisher
+from runner_core.client import clear_client_cache
+
+PUBSUB_JAR = Path("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-0.8.20-all.jar")
+TARGET = "fn_agents:runner"
+DUMMY_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_http(url: str, *, timeout_s: float = 20.0, expect: str | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=1)
+            if expect is None or response.text.strip() == expect:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not become ready in {timeout_s} s")
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
+    """A fresh demo project, the functions pointed at it, and a fresh fn_agents runner as RUNNER_TARGET."""
+    import fn_agents
+
+    with run_emulator(DEMO_SEED) as running:
+        monkeypatch.setenv("ENCORD_SSH_KEY", running.ssh_key)
+        monkeypatch.setenv("ENCORD_DOMAIN", running.url)
+        monkeypatch.delenv("ENCORD_SSH_KEY_FILE", raising=False)
+        monkeypatch.setenv("RUNNER_TARGET", TARGET)
+        for name in ("RUNNER_DLQ_URL", "RUNNER_DEAD_LETTER_TOPIC", "RUNNER_PROJECT_ALLOWLIST", "RUNNER_MAX_ATTEMPTS"):
+            monkeypatch.delenv(name, raising=False)
+        clear_client_cache()
+        _target.clear_cache()
+        monkeypatch.setitem(_target._loaded, TARGET, fn_agents.build_runner(running.project_hash))
+        yield running
+        _target.clear_cache()
+        clear_client_cache()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[Moto]:
+    """moto's server over HTTP on its own port (ThreadedMotoServer: the same server as `moto_server`)."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/moto-api/")
+        yield Moto(url=f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto(moto_server: Moto, monkeypatch: pytest.MonkeyPatch) -> Moto:
+    """moto, reset, with boto3 pointed at it through AWS_ENDPOINT_URL and dummy credentials."""
+    moto_server.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    for name, value in DUMMY_AWS.items():
+        monkeypatch.setenv(name, value)
+    return moto_server
+
+
+@pytest.fixture(scope="session")
+def pubsub_server() -> Iterator[PubSubEmulator]:
+    java = shutil.which("java")
+    if java is None or not PUBSUB_JAR.is_file():
+        pytest.skip(f"Pub/Sub emulator not available (java: {java}, jar present: {PUBSUB_JAR.is_file()})")
+    port = _free_port()
+    process = subprocess.Popen(
+        [java, "-jar", str(PUBSUB_JAR), "--host=127.0.0.1", f"--port={port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, killed by PID below
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/", expect="Ok", timeout_s=30)
+        yield PubSubEmulator(host=f"127.0.0.1:{port}")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def pubsub(pubsub_server: PubSubEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[PubSubEmulator]:
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_server.host)
+    pubsub_publisher.reset_client()
+    yield pubsub_server
+    pubsub_publisher.reset_client()

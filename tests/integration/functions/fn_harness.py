@@ -1,0 +1,142 @@
+"""What AWS's and GCP's plumbing would do in production: turn real queue messages into handler events."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import functions_framework
+import requests
+from awslambdaric.lambda_context import LambdaContext
+from flask.testing import FlaskClient
+
+from runner_core.messages import decode_message
+from runner_core.producer import OutboundMessage
+
+
+def lambda_context(remaining_s: float = 60.0) -> LambdaContext:
+    """awslambdaric's own LambdaContext, as the Lambda runtime builds it."""
+    deadline_ms = int((time.time() + remaining_s) * 1000)
+    return LambdaContext("8f5e1b7c-req", None, None, deadline_ms, "arn:aws:lambda:us-east-1:123456789012:function:fn")
+
+
+def queue_arn(sqs: Any, queue_url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
+def receive_event(sqs: Any, queue_url: str, count: int) -> dict[str, Any]:
+    """Receive `count` messages from a real queue and shape them as the Lambda SQS event source mapping does."""
+    arn = queue_arn(sqs, queue_url)
+    received: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
+    while len(received) < count and time.monotonic() < deadline:
+        response = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(10, count - len(received)),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=60,
+        )
+        received.extend(response.get("Messages", []))
+    assert len(received) == count, f"received {len(received)} of {count} messages"
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": value["DataType"],
+                    }
+                    for name, value in message.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            }
+            for message in received
+        ]
+    }
+
+
+def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message currently visible on a queue (with attributes)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        response = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        )
+        batch = response.get("Messages", [])
+        if not batch:
+            return found
+        found.extend(batch)
+
+
+def title_of(message: OutboundMessage) -> str:
+    (task,) = decode_message(message.body).tasks
+    return str(task.data_title)
+
+
+def task_uuid_of(body: str | bytes) -> str:
+    (task,) = decode_message(body).tasks
+    return str(task.uuid)
+
+
+def bad_bodies(project_hash: str) -> dict[str, str]:
+    """Three bodies broken in different ways."""
+    return {
+        "not_json": "this is {not json",
+        "wrong_schema": json.dumps({"version": 1, "project_hash": project_hash, "stage_uuid": "nope", "tasks": 3}),
+        "unknown_stage": json.dumps(
+            {
+                "version": 1,
+                "project_hash": project_hash,
+                "stage_uuid": "00000000-0000-4000-8000-0000000000ff",
+                "tasks": [
+                    {
+                        "uuid": "00000000-0000-4000-8000-000000000abc",
+                        "data_hash": "00000000-0000-4000-8000-000000000def",
+                    }
+                ],
+            }
+        ),
+    }
+
+
+def ff_client(source: str, target: str, signature_type: str) -> FlaskClient:
+    """functions-framework's app for `target` in `source`, as its own test suite drives it."""
+    app = functions_framework.create_app(  # type: ignore[no-untyped-call]
+        target=target, source=source, signature_type=signature_type
+    )
+    client: FlaskClient = app.test_client()
+    return client
+
+
+@dataclass
+class Moto:
+    url: str
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1")
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/moto-api/reset", timeout=5).raise_for_status()
+
+
+@dataclass
+class PubSubEmulator:
+    host: str
+
+    def new_project(self) -> str:
+        return f"fn-test-{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,50 @@
+"""A scripted runner for the entrypoints' unit tests: the transport mapping is pure logic; the real runner runs in
+tests/integration/functions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from uuid import uuid4
+
+import functions_framework
+from flask.testing import FlaskClient
+
+from runner_core.outcomes import MessageResult, Outcome, QueueMessage, TaskOutcome
+
+
+class ScriptedRunner:
+    """Answers each message with the outcome its body names: {"script": "moved" | "retry" | "permanent" | ...}."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[QueueMessage], float | None]] = []
+
+    def get_agent_stages(self) -> list[object]:
+        return []
+
+    def process(self, messages: Sequence[QueueMessage], *, deadline: float | None = None) -> list[MessageResult]:
+        self.calls.append((list(messages), deadline))
+        return [self._one(m) for m in messages]
+
+    def _one(self, message: QueueMessage) -> MessageResult:
+        script = json.loads(message.body)["script"]
+        if script == "decode":
+            return MessageResult(message.message_id, (), error="message body is not JSON")
+        outcome = {
+            "moved": TaskOutcome(uuid4(), uuid4(), "p", uuid4(), Outcome.MOVED, pathway_name="annotate"),
+            "retry": TaskOutcome(uuid4(), uuid4(), "p", uuid4(), Outcome.FAILED, retryable=True, error="agent raised"),
+            "permanent": TaskOutcome(uuid4(), uuid4(), "p", uuid4(), Outcome.FAILED, error="unknown pathway"),
+            "routed": TaskOutcome(
+                uuid4(), uuid4(), "p", uuid4(), Outcome.FAILED, retryable=True, routed_to_failure_pathway=True
+            ),
+        }[script]
+        return MessageResult(message.message_id, (outcome,))
+
+
+def ff_client(source: str, target: str, signature_type: str) -> FlaskClient:
+    """functions-framework's app for `target` in `source`, as its own test suite drives it."""
+    app = functions_framework.create_app(  # type: ignore[no-untyped-call]
+        target=target, source=source, signature_type=signature_type
+    )
+    client: FlaskClient = app.test_client()
+    return client
