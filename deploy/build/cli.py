@@ -1,0 +1,96 @@
+"""`runner-core build aws|gcp`: make the deployable artifact for one cloud."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from deploy.build.builder import BuildResult, DependencySource, build_aws, build_gcp
+from deploy.build.dependencies import TargetPlatform
+from deploy.build.errors import BuildError
+from deploy.build.report import LAMBDA_UNZIPPED_LIMIT_BYTES, render
+from deploy.build.sources import AgentTarget
+
+app = typer.Typer(no_args_is_help=True, help="Build deployable artifacts (Lambda zip, Cloud Functions source zip).")
+
+_console = Console(stderr=True)
+
+
+class Architecture(StrEnum):
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
+
+
+AgentOption = Annotated[str, typer.Option("--agent", help="Your runner as package.module:attr (RUNNER_TARGET).")]
+OutOption = Annotated[Path, typer.Option("--out", help="Output folder (created when missing).")]
+AgentDirOption = Annotated[Path, typer.Option("--agent-dir", help="Folder holding the agent's top-level package.")]
+
+
+@app.command("aws")
+def aws(
+    agent: AgentOption,
+    out: OutOption,
+    agent_dir: AgentDirOption = Path("."),
+    python_version: Annotated[str, typer.Option(help="Lambda runtime Python version.")] = "3.12",
+    architecture: Annotated[Architecture, typer.Option(help="Lambda architecture.")] = Architecture.X86_64,
+    wheelhouse: Annotated[
+        Path | None, typer.Option(help="Resolve wheels only from this folder (offline, pip --no-index).")
+    ] = None,
+    from_site_packages: Annotated[
+        bool,
+        typer.Option(help="LOCAL TESTING ONLY: copy this machine's installed packages instead of Linux wheels."),
+    ] = False,
+    no_deps: Annotated[bool, typer.Option(help="Package our code and the agent only (deps from a layer).")] = False,
+    bundle_boto3: Annotated[bool, typer.Option(help="Bundle boto3/botocore instead of the runtime's.")] = False,
+    max_unzipped_mb: Annotated[
+        float, typer.Option(help="Fail above this unzipped size (Lambda's limit is 250).")
+    ] = LAMBDA_UNZIPPED_LIMIT_BYTES / 1024 / 1024,
+) -> None:
+    """Lambda zip: runner_core, functions, your agent and Linux wheels for the target runtime."""
+    if from_site_packages and no_deps:
+        raise typer.BadParameter("--from-site-packages and --no-deps exclude each other")
+    if from_site_packages:
+        source = DependencySource.SITE_PACKAGES
+        _console.print("[yellow]--from-site-packages: the zip targets THIS machine, not Lambda (local tests).")
+    else:
+        source = DependencySource.NONE if no_deps else DependencySource.DOWNLOAD
+    arch = "aarch64" if architecture is Architecture.ARM64 else "x86_64"
+    result = _run(
+        lambda: build_aws(
+            agent=AgentTarget.parse(agent),
+            out_dir=out,
+            agent_dir=agent_dir,
+            platform=TargetPlatform(python_version=python_version, architecture=arch),
+            dependencies=source,
+            wheelhouse=wheelhouse,
+            bundle_boto3=bundle_boto3,
+            max_unzipped_bytes=int(max_unzipped_mb * 1024 * 1024),
+        )
+    )
+    _summarise(result, title="Lambda zip")
+
+
+@app.command("gcp")
+def gcp(agent: AgentOption, out: OutOption, agent_dir: AgentDirOption = Path(".")) -> None:
+    """Cloud Functions gen2 source zip: main.py, our packages, your agent and a pinned requirements.txt."""
+    result = _run(lambda: build_gcp(agent=AgentTarget.parse(agent), out_dir=out, agent_dir=agent_dir))
+    _summarise(result, title="Cloud Functions source zip")
+
+
+def _run(build: Callable[[], BuildResult]) -> BuildResult:
+    try:
+        return build()
+    except BuildError as exc:
+        _console.print(f"[red]build failed:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+
+
+def _summarise(result: BuildResult, *, title: str) -> None:
+    render(result.report, console=_console, title=title)
+    _console.print(f"{result.artifact}  sha256={result.sha256}")
+    _console.print(f"RUNNER_TARGET={result.manifest['runner_target']}")

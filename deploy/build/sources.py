@@ -1,0 +1,100 @@
+"""What goes into an artifact from source trees: our runtime packages and the user's agent package."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from deploy.build.archive import ArchiveEntry
+from deploy.build.errors import AgentNotFoundError, BuildError
+
+# Only what runs in the cloud: the emulator, the CLI/build tooling, tests and benchmarks stay out.
+RUNTIME_PACKAGES: tuple[str, ...] = ("runner_core", "functions")
+
+_EXCLUDED_DIRS = frozenset({"__pycache__", "tests", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
+_EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+# Installer bookkeeping: RECORD lists files (and hashes) we have dropped, the others name the local installer.
+_EXCLUDED_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+
+
+def is_excluded(arcname: str) -> bool:
+    """True for paths that are never needed at run time (caches, test suites, installer records)."""
+    parts = PurePosixPath(arcname).parts
+    if any(part in _EXCLUDED_DIRS for part in parts[:-1]):
+        return True
+    if arcname.endswith(_EXCLUDED_SUFFIXES):
+        return True
+    return len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _EXCLUDED_DIST_INFO_FILES
+
+
+def tree_entries(root: Path, *, prefix: str) -> Iterator[ArchiveEntry]:
+    """Every kept file under `root`, named `prefix/<relative path>` in the archive."""
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        arcname = f"{prefix}/{path.relative_to(root).as_posix()}"
+        if not is_excluded(arcname):
+            yield ArchiveEntry.from_file(arcname, path)
+
+
+def runtime_package_entries() -> Iterator[ArchiveEntry]:
+    for name in RUNTIME_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise BuildError(f"cannot find the runtime package {name!r}; run the build from a runner-core checkout")
+        yield from tree_entries(Path(next(iter(spec.submodule_search_locations))), prefix=name)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTarget:
+    """`package.module:attr`: the runner object functions load through RUNNER_TARGET."""
+
+    module: str
+    attr: str
+
+    @classmethod
+    def parse(cls, value: str) -> AgentTarget:
+        module, sep, attr = value.partition(":")
+        if not sep or not module or not attr or not all(p.isidentifier() for p in module.split(".")):
+            raise AgentNotFoundError(f"--agent must look like package.module:attr, got {value!r}")
+        return cls(module=module, attr=attr)
+
+    @property
+    def top_level(self) -> str:
+        return self.module.split(".")[0]
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.attr}"
+
+
+def agent_entries(target: AgentTarget, *, search_dir: Path) -> list[ArchiveEntry]:
+    """Copy the agent's whole top-level package (or single module) so its relative imports keep working."""
+    if target.top_level in RUNTIME_PACKAGES:
+        raise AgentNotFoundError(f"the agent package may not be named {target.top_level!r}: runner-core uses it")
+    # PathFinder with an explicit path list: finds the package without importing it or touching sys.path.
+    spec = importlib.machinery.PathFinder.find_spec(target.top_level, [str(search_dir.resolve())])
+    if spec is None:
+        raise AgentNotFoundError(f"no package or module {target.top_level!r} under {search_dir.resolve()}")
+    if spec.submodule_search_locations:
+        root = Path(next(iter(spec.submodule_search_locations)))
+        _check_module_file(root, target)
+        entries = list(tree_entries(root, prefix=target.top_level))
+    elif spec.origin and target.module == target.top_level:
+        origin = Path(spec.origin)
+        entries = [ArchiveEntry.from_file(origin.name, origin)]
+    else:
+        raise AgentNotFoundError(f"{target.module!r} is not a module of {target.top_level!r}")
+    return entries
+
+
+def _check_module_file(package_root: Path, target: AgentTarget) -> None:
+    rest = target.module.split(".")[1:]
+    if not rest:
+        return
+    as_module = package_root.joinpath(*rest).with_suffix(".py")
+    as_package = package_root.joinpath(*rest, "__init__.py")
+    if not (as_module.is_file() or as_package.is_file()):
+        raise AgentNotFoundError(f"{target.module!r} not found: neither {as_module} nor {as_package} exists")

@@ -1,0 +1,68 @@
+# A complete deployment: SQS -> Lambda consumer, scheduled producer, secrets, DLQ alarm to email.
+#
+#   runner-core build aws --agent my_agent.agent:runner --out build/aws
+#   terraform -chdir=terraform/examples/aws apply -var runner_target=my_agent.agent:runner
+
+provider "aws" {
+  region = var.region
+
+  # Pointed at a local emulator (moto_server) by the opt-in apply test; unset in real use.
+  skip_credentials_validation = var.aws_endpoint_url != null
+  skip_requesting_account_id  = var.aws_endpoint_url != null
+  skip_metadata_api_check     = var.aws_endpoint_url != null
+  skip_region_validation      = var.aws_endpoint_url != null
+
+  dynamic "endpoints" {
+    for_each = var.aws_endpoint_url == null ? [] : [var.aws_endpoint_url]
+    content {
+      cloudwatch     = endpoints.value
+      cloudwatchlogs = endpoints.value
+      events         = endpoints.value
+      iam            = endpoints.value
+      lambda         = endpoints.value
+      secretsmanager = endpoints.value
+      sns            = endpoints.value
+      sqs            = endpoints.value
+      sts            = endpoints.value
+    }
+  }
+
+  default_tags {
+    tags = var.tags
+  }
+}
+
+resource "aws_sns_topic" "alarms" {
+  count = var.alarm_email == null ? 0 : 1
+
+  name              = "${var.name}-alarms"
+  kms_master_key_id = "alias/aws/sns"
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count = var.alarm_email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.alarms[0].arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+module "agent" {
+  source = "../../modules/aws-sqs-agent"
+
+  name          = var.name
+  package_path  = abspath(var.package_path)
+  runner_target = var.runner_target
+
+  consumer_timeout    = 120
+  batch_size          = 5
+  maximum_concurrency = 5
+  max_receive_count   = 5
+
+  # moto does not store redrive allow policies (the provider would wait for it forever).
+  create_dlq_redrive_allow_policy = var.aws_endpoint_url == null
+
+  create_webhook_url = var.create_webhook_url
+  alarm_actions      = aws_sns_topic.alarms[*].arn
+  ok_actions         = aws_sns_topic.alarms[*].arn
+}

@@ -1,0 +1,29 @@
+output "queue_url" {
+  description = "Send envelope v1 messages here to run tasks now."
+  value       = module.agent.queue_url
+}
+
+output "dead_letter_queue_url" {
+  description = "Failed messages end up here after max_receive_count deliveries."
+  value       = module.agent.dead_letter_queue_url
+}
+
+output "ssh_key_secret_arn" {
+  description = "Put the Encord SSH private key into this secret."
+  value       = module.agent.ssh_key_secret_arn
+}
+
+output "webhook_secret_arn" {
+  description = "Put the webhook HMAC secret into this secret (when the webhook is on)."
+  value       = module.agent.webhook_secret_arn
+}
+
+output "webhook_url" {
+  description = "Register this URL as the Encord webhook (when the webhook is on)."
+  value       = module.agent.webhook_url
+}
+
+output "producer_function_name" {
+  description = "Invoke this function to enqueue the waiting tasks right away."
+  value       = module.agent.producer_function_name
+}

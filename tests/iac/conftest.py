@@ -1,0 +1,92 @@
+"""Fixtures for the Terraform and build checks: tools (skipped with the reason when absent), copies in tmp dirs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from deploy.build.builder import LAMBDA_ZIP
+from deploy.build.cli import app as build_app
+from tests.iac.iac_tools import FIXTURE_AGENT, FIXTURES, REPO, TERRAFORM_DIR, Terraform, find_plugin_dir
+
+
+@pytest.fixture(scope="session")
+def terraform() -> Terraform:
+    binary = shutil.which("terraform")
+    if binary is None:
+        pytest.skip("terraform is not on PATH")
+    return Terraform(binary=binary, plugin_dir=find_plugin_dir())
+
+
+@pytest.fixture(scope="session")
+def terraform_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """terraform/ copied to a tmp dir, so `init` never leaves .terraform folders in the repo."""
+    root = tmp_path_factory.mktemp("tf") / "terraform"
+    shutil.copytree(
+        TERRAFORM_DIR, root, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl")
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def checkov() -> Path:
+    configured = os.environ.get("RUNNER_CHECKOV")
+    path = Path(configured) if configured else REPO / ".tools" / "checkov" / "bin" / "checkov"
+    if not path.is_file():
+        pytest.skip(f"checkov is not installed at {path} (make install creates it; or set RUNNER_CHECKOV)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One full Lambda zip built offline from this machine's packages (the slowest build: shared)."""
+    out = tmp_path_factory.mktemp("aws-site")
+    result = CliRunner().invoke(
+        build_app,
+        ["aws", "--agent", FIXTURE_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return out / LAMBDA_ZIP
+
+
+@pytest.fixture
+def moto_url(tmp_path: Path) -> Iterator[str]:
+    """A real moto_server on a free loopback port, in its own process group (stopped by group id)."""
+    binary = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+    if not Path(binary).is_file():
+        pytest.skip("moto_server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (tmp_path / "moto.log").open("wb")
+    process = subprocess.Popen(
+        [binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        give_up = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(f"{url}/moto-api/", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, "moto_server exited"
+                assert time.monotonic() < give_up, "moto_server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+        log.close()
