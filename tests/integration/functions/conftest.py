@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from fn_harness import Moto, PubSubEmulator
 
 from encord_emulator.testing import DEMO_SEED, RunningEmulator, run_emulator
 from functions import _target
 from functions.publishers import pubsub as pubsub_publisher
 from runner_core.client import clear_client_cache
+from tests.integration.functions.fn_harness import Moto, PubSubEmulator
 
 PUBSUB_JAR = Path("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-0.8.20-all.jar")
-TARGET = "fn_agents:runner"
+TARGET = "tests.integration.functions.fn_agents:runner"  # fn_agents.TARGET; imported lazily below
 DUMMY_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -53,7 +53,7 @@ def _wait_http(url: str, *, timeout_s: float = 20.0, expect: str | None = None) 
 @pytest.fixture
 def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
     """A fresh demo project, the functions pointed at it, and a fresh fn_agents runner as RUNNER_TARGET."""
-    import fn_agents
+    from tests.integration.functions import fn_agents
 
     with run_emulator(DEMO_SEED) as running:
         monkeypatch.setenv("ENCORD_SSH_KEY", running.ssh_key)

@@ -15,6 +15,8 @@ from runner_core import QueueRunner
 DEMO_PROJECT_HASH = "7e3b9c1a-4d2f-4a8e-9b6c-1f0d2e3a4b5c"
 STAGE = "pre-label"
 RAISES_ON = "dark-00.png"
+# How RUNNER_TARGET names this module (it is imported as part of the tests package).
+TARGET = f"{__name__}:runner"
 BAD_PATHWAY_ON = "bright-11.png"
 
 

@@ -6,15 +6,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-import fn_agents
 import pytest
-from fn_harness import bad_bodies, drain, lambda_context, receive_event, task_uuid_of, title_of
 
 from encord_emulator.testing import RunningEmulator
 from functions import _target, aws
 from functions.publishers.sqs import SqsPublisher
 from runner_core.client import clear_client_cache
 from runner_core.producer import OutboundMessage, build_messages
+from tests.integration.functions import fn_agents
+from tests.integration.functions.fn_harness import (
+    bad_bodies,
+    drain,
+    lambda_context,
+    receive_event,
+    task_uuid_of,
+    title_of,
+)
 
 EVENTS = Path(__file__).parents[2] / "events"
 GOOD = [f"bright-{i:02d}.png" for i in range(6)]
@@ -110,7 +117,9 @@ def test_fifo_queue_group_and_dedup_and_failure_pathway_on_last_attempt(
     emu: RunningEmulator, moto: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(
-        _target._loaded, "fn_agents:runner", fn_agents.build_runner(emu.project_hash, failure_pathway="skip")
+        _target._loaded,
+        fn_agents.TARGET,
+        fn_agents.build_runner(emu.project_hash, failure_pathway="skip"),
     )
     monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", "2")
     queue_url = _queue(moto, "tasks.fifo")

@@ -13,14 +13,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import fn_agents
 import pytest
 import requests
-from fn_harness import Moto, bad_bodies, receive_event, task_uuid_of, title_of
 
 from deploy.local.rie import default_rie_path
 from encord_emulator.testing import RunningEmulator
 from runner_core.producer import build_messages
+from tests.integration.functions import fn_agents
+from tests.integration.functions.fn_harness import Moto, bad_bodies, receive_event, task_uuid_of, title_of
 
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
@@ -48,7 +48,7 @@ def rie(emu: RunningEmulator, moto: Moto, tmp_path: Path) -> Iterator[str]:
         "AWS_LAMBDA_FUNCTION_NAME": "runner-core-consume",
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "30",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-        "RUNNER_TARGET": "fn_agents:runner",
+        "RUNNER_TARGET": fn_agents.TARGET,
         "FN_AGENTS_PROJECT_HASH": emu.project_hash,
     }
     log = (tmp_path / "rie.log").open("wb")

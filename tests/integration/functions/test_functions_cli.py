@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from fn_harness import Moto, drain
 from typer.testing import CliRunner
 
 from encord_emulator.testing import RunningEmulator
 from functions.cli import dispatch_app
+from tests.integration.functions import fn_agents
+from tests.integration.functions.fn_harness import Moto, drain
 
 
 def _summary(stdout: str) -> dict[str, object]:
@@ -20,7 +21,10 @@ def _summary(stdout: str) -> dict[str, object]:
 def test_dispatch_to_sqs_with_a_status_filter(emu: RunningEmulator, moto: Moto) -> None:
     queue_url = str(moto.client("sqs").create_queue(QueueName="cli-tasks")["QueueUrl"])
     cli = CliRunner()
-    result = cli.invoke(dispatch_app, ["--target", "fn_agents:runner", "--sqs-queue-url", queue_url, "--status", "NEW"])
+    result = cli.invoke(
+        dispatch_app,
+        ["--target", fn_agents.TARGET, "--sqs-queue-url", queue_url, "--status", "NEW"],
+    )
     assert result.exit_code == 0, result.output
     summary = _summary(result.stdout)
     waiting = len(emu.state.tasks_in_stage(emu.project_hash, "pre-label"))
@@ -28,7 +32,15 @@ def test_dispatch_to_sqs_with_a_status_filter(emu: RunningEmulator, moto: Moto) 
     assert len(drain(moto.client("sqs"), queue_url)) == waiting
 
     none = cli.invoke(
-        dispatch_app, ["--target", "fn_agents:runner", "--sqs-queue-url", queue_url, "--status", "COMPLETED"]
+        dispatch_app,
+        [
+            "--target",
+            fn_agents.TARGET,
+            "--sqs-queue-url",
+            queue_url,
+            "--status",
+            "COMPLETED",
+        ],
     )
     assert none.exit_code == 0, none.output
     assert _summary(none.stdout)["messages"] == 0
@@ -36,11 +48,19 @@ def test_dispatch_to_sqs_with_a_status_filter(emu: RunningEmulator, moto: Moto) 
 
 def test_dispatch_usage_errors(emu: RunningEmulator) -> None:
     cli = CliRunner()
-    both = cli.invoke(dispatch_app, ["--target", "fn_agents:runner"])
+    both = cli.invoke(dispatch_app, ["--target", fn_agents.TARGET])
     assert both.exit_code == 2
     assert "exactly one of --sqs-queue-url and --pubsub-topic" in both.output
     bad_status = cli.invoke(
-        dispatch_app, ["--target", "fn_agents:runner", "--pubsub-topic", "projects/p/topics/t", "--status", "DONE"]
+        dispatch_app,
+        [
+            "--target",
+            fn_agents.TARGET,
+            "--pubsub-topic",
+            "projects/p/topics/t",
+            "--status",
+            "DONE",
+        ],
     )
     assert bad_status.exit_code == 1
     assert "unknown task status 'DONE'" in bad_status.output
@@ -51,7 +71,7 @@ def test_dispatch_usage_errors(emu: RunningEmulator) -> None:
         dispatch_app,
         [
             "--target",
-            "fn_agents:runner",
+            fn_agents.TARGET,
             "--pubsub-topic",
             "projects/p/topics/t",
             "--dry-run",

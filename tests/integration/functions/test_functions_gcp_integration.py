@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import fn_agents
 import pytest
 from flask.testing import FlaskClient
-from fn_harness import PubSubEmulator, ff_client, task_uuid_of, title_of
 
 from encord_emulator.testing import RunningEmulator
 from functions.publishers.pubsub import PubSubPublisher
 from functions.webhook import sign
 from runner_core.producer import OutboundMessage, build_messages
+from tests.integration.functions import fn_agents
+from tests.integration.functions.fn_harness import PubSubEmulator, ff_client, task_uuid_of, title_of
 
 EVENTS = Path(__file__).parents[2] / "events"
 SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")
@@ -219,7 +219,9 @@ def test_last_delivery_attempt_routes_along_the_failure_pathway(
     from functions import _target
 
     monkeypatch.setitem(
-        _target._loaded, "fn_agents:runner", fn_agents.build_runner(emu.project_hash, failure_pathway="skip")
+        _target._loaded,
+        fn_agents.TARGET,
+        fn_agents.build_runner(emu.project_hash, failure_pathway="skip"),
     )
     monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", "3")
     body = _by_title(emu)[fn_agents.RAISES_ON].body

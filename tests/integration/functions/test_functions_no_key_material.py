@@ -8,15 +8,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import fn_agents
 import pytest
-from fn_harness import Moto, bad_bodies, ff_client, lambda_context, receive_event, title_of
 
 from encord_emulator.testing import RunningEmulator
 from functions import aws
 from functions._logging import CloudLoggingFormatter
 from functions.webhook import sign
 from runner_core.producer import build_messages
+from tests.integration.functions import fn_agents
+from tests.integration.functions.fn_harness import Moto, bad_bodies, ff_client, lambda_context, receive_event, title_of
 
 SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")
 EVENTS = Path(__file__).parents[2] / "events"
@@ -89,7 +89,7 @@ def test_logs_hold_no_key_material(
     from functions import _target
 
     _target.clear_cache()
-    monkeypatch.setitem(_target._loaded, "fn_agents:runner", fn_agents.build_runner(emu.project_hash))
+    monkeypatch.setitem(_target._loaded, fn_agents.TARGET, fn_agents.build_runner(emu.project_hash))
     raw["message"]["data"] = base64.b64encode(by_title["bright-06.png"].body.encode()).decode()
     assert client.post("/", json=raw).status_code == 500
 

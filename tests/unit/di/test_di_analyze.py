@@ -6,7 +6,6 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Optional
 
-import _di_agents_future as future_agents
 import pytest
 from encord.objects import LabelRowV2
 from encord.project import Project
@@ -23,6 +22,7 @@ from runner_core.di import (
     analyze,
     effective_requirements,
 )
+from tests.unit.di import _di_agents_future as future_agents
 
 
 def needs_label_row(label_row: LabelRowV2) -> str:

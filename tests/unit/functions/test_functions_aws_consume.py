@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _functions_fakes import ScriptedRunner
 from awslambdaric.lambda_context import LambdaContext
 
 from functions import _logging, _target, aws
+from tests.unit.functions._functions_fakes import ScriptedRunner
 
 EVENTS = Path(__file__).parents[2] / "events"
 

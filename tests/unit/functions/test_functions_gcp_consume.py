@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _functions_fakes import ScriptedRunner, ff_client
 from flask.testing import FlaskClient
 
 from functions import _target
+from tests.unit.functions._functions_fakes import ScriptedRunner, ff_client
 
 EVENTS = Path(__file__).parents[2] / "events"
 SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")
