@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from pydantic import Field
@@ -17,4 +18,18 @@ class MediaSettings(BaseSettings):
     download_max_bytes: int = Field(default=2 * 1024**3, gt=0, description="Refuse assets larger than this.")
     download_timeout_s: float = Field(default=30.0, gt=0, description="Connect and per-read timeout.")
     download_retries: int = Field(default=3, ge=0, description="Retries on 429, 5xx and connection resets.")
+    download_backoff_s: float = Field(
+        default=0.25, ge=0, description="First retry delay; doubles per attempt (with jitter), capped at 8 s."
+    )
+    range_request_bytes: int = Field(
+        default=1024**2,
+        ge=64 * 1024,
+        description="First HTTP Range request size when a video is read remotely (grows on sequential reads).",
+    )
     max_concurrency: int = Field(default=8, ge=1, description="Tasks of one batch whose dependencies resolve at once.")
+
+    def temp_root(self) -> Path:
+        """The directory temporary downloads live under (created on demand)."""
+        root = self.temp_dir if self.temp_dir is not None else Path(tempfile.gettempdir())
+        root.mkdir(parents=True, exist_ok=True)
+        return root

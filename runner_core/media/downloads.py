@@ -1,0 +1,124 @@
+"""Streaming downloads of signed URLs: timeouts, retries with backoff, resume, a size cap, re-signing once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import requests
+
+from runner_core.media.errors import AssetRejectedError, AssetTooLargeError
+from runner_core.media.retry import RetryPolicy, TransientFailure, UrlRejected, parse_retry_after, run_with_retries
+from runner_core.media.settings import MediaSettings
+
+CHUNK_BYTES = 1 << 16
+# Statuses that mean "this URL is not (or no longer) valid": expired or mis-signed URLs answer 400/401/403.
+REJECTED_STATUSES = frozenset({400, 401, 403})
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+_local = threading.local()
+
+
+def http_session() -> requests.Session:
+    """One session per thread: keeps connections alive across a worker's downloads without sharing a pool."""
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        _local.session = session
+    return session
+
+
+def check_status(response: requests.Response, *, name: str) -> None:
+    """Sort a media response: rejected URL (re-sign), transient (retry), other failure (permanent), or fine."""
+    status = response.status_code
+    if status in REJECTED_STATUSES:
+        raise UrlRejected(status)
+    if status in TRANSIENT_STATUSES or status >= 500:
+        raise TransientFailure(f"HTTP {status}", retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    if status not in (200, 206):
+        raise AssetRejectedError(f"{name}: HTTP {status}")
+
+
+def transport_failures(exc: requests.RequestException) -> TransientFailure:
+    """The retry signal for a requests-level failure (timeouts, resets, truncated bodies)."""
+    if isinstance(exc, requests.Timeout):
+        return TransientFailure(f"timed out ({type(exc).__name__})")
+    return TransientFailure(f"connection failed ({type(exc).__name__})")
+
+
+def download(
+    url: str,
+    dest: Path,
+    *,
+    settings: MediaSettings,
+    name: str,
+    resign: Callable[[], str | None] | None = None,
+    session: requests.Session | None = None,
+) -> int:
+    """Stream `url` into `dest` and return the number of bytes written.
+
+    Retries 429/5xx/resets/timeouts with backoff (resuming with a Range request when the server allows it),
+    re-signs the URL once through `resign` when the server rejects it, and stops with `AssetTooLargeError` as
+    soon as the asset is known to exceed `settings.download_max_bytes`. `name` labels errors and logs; the URL,
+    which carries a signature, never appears in them.
+    """
+    transfer = _Transfer(dest=dest, settings=settings, name=name, session=session or http_session())
+    try:
+        return run_with_retries(
+            transfer.attempt, url=url, name=name, policy=RetryPolicy.from_settings(settings), resign=resign
+        )
+    finally:
+        transfer.close()
+
+
+class _Transfer:
+    """The state one download keeps across attempts, so that a retry can resume where the last one broke."""
+
+    def __init__(self, *, dest: Path, settings: MediaSettings, name: str, session: requests.Session) -> None:
+        self.dest = dest
+        self.settings = settings
+        self.name = name
+        self.session = session
+        self.file: BinaryIO = dest.open("wb")
+        self.written = 0
+        self.resumable = False
+
+    def close(self) -> None:
+        self.file.close()
+
+    def attempt(self, url: str) -> int:
+        timeout = self.settings.download_timeout_s
+        headers = {"Range": f"bytes={self.written}-"} if self.written and self.resumable else {}
+        try:
+            with self.session.get(url, stream=True, timeout=(timeout, timeout), headers=headers) as response:
+                check_status(response, name=self.name)
+                self._receive(response)
+        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise transport_failures(exc) from None
+        return self.written
+
+    def _restart(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.written = 0
+
+    def _receive(self, response: requests.Response) -> None:
+        if response.status_code == 200:  # a full body: start over even if this was meant to be a resume
+            self._restart()
+        elif not response.headers.get("Content-Range", "").startswith(f"bytes {self.written}-"):
+            self._restart()
+            self.resumable = False
+            raise TransientFailure("the server resumed at the wrong offset")
+        self.resumable = response.headers.get("Accept-Ranges", "").lower() == "bytes" or response.status_code == 206
+        limit = self.settings.download_max_bytes
+        announced = response.headers.get("Content-Length")
+        if announced is not None and announced.isdigit() and self.written + int(announced) > limit:
+            raise AssetTooLargeError(name=self.name, size=self.written + int(announced), limit=limit)
+        for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
+            self.written += len(chunk)
+            if self.written > limit:
+                raise AssetTooLargeError(name=self.name, size=self.written, limit=limit)
+            self.file.write(chunk)
+        self.file.flush()
