@@ -84,9 +84,10 @@ def outcome_lines(
         message = messages[result.message_id]
         if result.error is not None and not result.tasks:
             yield logging.ERROR, MESSAGE_REJECTED, message_fields(result, message, cold_start=cold_start)
-        requests = getattr(result, "encord_requests", None)
         for task in result.tasks:
             level = logging.WARNING if str(task.outcome) == "failed" else logging.INFO
+            # Requests of the batch the task ran in (runner_core.outcomes.TaskOutcome.encord_requests).
+            requests = getattr(task, "encord_requests", None)
             yield level, TASK_OUTCOME, task_fields(task, message, cold_start=cold_start, encord_requests=requests)
 
 

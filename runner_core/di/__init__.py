@@ -15,6 +15,8 @@ Choices (where encord-agents 0.2.10 differs or is silent):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from runner_core.di.dependant import CallKind, Dependant, InjectedParam, analyze, describe, effective_requirements
 from runner_core.di.errors import (
     DependencyDefinitionError,
@@ -24,7 +26,9 @@ from runner_core.di.errors import (
 )
 from runner_core.di.params import Depends, DependsMarker
 from runner_core.di.requirements import INJECTABLE_TYPES, Requirement
-from runner_core.di.solver import Overrides, call_agent, solve
+
+if TYPE_CHECKING:
+    from runner_core.di.solver import Overrides, call_agent, solve
 
 __all__ = [
     "INJECTABLE_TYPES",
@@ -45,3 +49,15 @@ __all__ = [
     "effective_requirements",
     "solve",
 ]
+
+_SOLVER_NAMES = frozenset({"Overrides", "call_agent", "solve"})
+
+
+def __getattr__(name: str) -> Any:
+    # The solver needs asyncio (about a third of runner-core's import time): it loads with the first task solved,
+    # not when an agent module is imported.
+    if name in _SOLVER_NAMES:
+        from runner_core.di import solver
+
+        return getattr(solver, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,6 @@
 """The dependency-injection exception hierarchy.
 
-`DIError` is the base; the integrator re-parents it under `runner_core.errors.RunnerCoreError`.
-A runner tells the failure modes apart by type:
+`DIError` is the base (itself a `runner_core.errors.RunnerCoreError`). A runner tells the failure modes apart by type:
 
 - `DependencyDefinitionError`: the agent's signature cannot be injected (raised at decoration).
 - `DependencyResolutionError`: a dependency raised (or a value it needs is unavailable) while solving one task.
@@ -14,11 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from runner_core.errors import RunnerCoreError
+
 if TYPE_CHECKING:
     from runner_core.di.requirements import Requirement
 
 
-class DIError(Exception):
+class DIError(RunnerCoreError):
     """Base of every dependency-injection error."""
 
 

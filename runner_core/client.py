@@ -1,0 +1,68 @@
+"""One `EncordUserClient` per process and credentials.
+
+encord-agents keys its cache on the settings object, which a key file defeats (a new client per call). Here the
+cache key is a digest of the key content plus the domain, however the key was supplied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from encord.user_client import EncordUserClient
+
+    from runner_core.settings import EncordSettings
+
+USER_AGENT_SUFFIX = "runner-core/0.1.0"
+
+_clients: dict[tuple[str, str | None], EncordUserClient] = {}
+_lock = threading.Lock()
+
+
+def get_user_client(settings: EncordSettings | None = None) -> EncordUserClient:
+    """The process-wide client for these settings (read from the environment when not given)."""
+    # Imported here so that importing runner_core stays cheap and never needs credentials.
+    settings = settings or load_settings()
+    key = settings.ssh_key
+    cache_key = (hashlib.sha256(key.encode("utf-8")).hexdigest(), settings.domain)
+    with _lock:
+        client = _clients.get(cache_key)
+        if client is None:
+            client = _create_client(key, settings.domain)
+            _clients[cache_key] = client
+        return client
+
+
+def load_settings() -> EncordSettings:
+    """`EncordSettings()` from the environment, with any problem raised as a `SettingsError` (never the key)."""
+    from pydantic import ValidationError
+
+    from runner_core.errors import SettingsError
+    from runner_core.settings import EncordSettings
+
+    try:
+        return EncordSettings()
+    except ValidationError as exc:
+        reasons = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        raise SettingsError(reasons) from None
+
+
+def _create_client(key: str, domain: str | None) -> EncordUserClient:
+    from encord.user_client import EncordUserClient
+
+    if domain is None:
+        return EncordUserClient.create_with_ssh_private_key(ssh_private_key=key, user_agent_suffix=USER_AGENT_SUFFIX)
+    return EncordUserClient.create_with_ssh_private_key(
+        ssh_private_key=key, user_agent_suffix=USER_AGENT_SUFFIX, domain=domain
+    )
+
+
+def clear_client_cache() -> None:
+    """Forget every cached client (tests, key rotation)."""
+    with _lock:
+        _clients.clear()
+
+
+__all__ = ["clear_client_cache", "get_user_client", "load_settings"]

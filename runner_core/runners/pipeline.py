@@ -1,0 +1,172 @@
+"""The batch pipeline: one pass over N tasks of one (project, stage) for one agent.
+
+re-fetch tasks -> label-row metadata -> label initialisation -> storage items -> solve + run agents -> validate
+pathways -> save labels and priorities -> proceed. Every step works on the whole batch with a constant number of
+Encord requests, and records failures per task, so one task never costs another its labels or its move.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from runner_core.context import BatchScope
+from runner_core.di import Requirement, effective_requirements
+from runner_core.errors import DeadlineExceededError
+from runner_core.outcomes import Outcome, TaskOutcome
+from runner_core.runners import complete, fetch
+from runner_core.runners.classify import is_retryable, short_reason
+from runner_core.runners.execute import START_MARGIN_S, execute_batch, run_coroutine
+from runner_core.runners.parallel import run_parallel
+from runner_core.runners.request_count import count_requests
+from runner_core.runners.state import TaskState, WorkItem
+
+if TYPE_CHECKING:
+    from encord.user_client import EncordUserClient
+    from encord.workflow.stages.agent import AgentPathway
+
+    from runner_core.di import Overrides
+    from runner_core.media.settings import MediaSettings
+    from runner_core.runners.agent import RunnerAgent
+    from runner_core.runners.project import ResolvedProject, ResolvedStage
+
+logger = logging.getLogger("runner_core")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    client: EncordUserClient
+    project: ResolvedProject
+    stage: ResolvedStage
+    agent: RunnerAgent
+    media: MediaSettings
+    overrides: Overrides | None = None
+    # The stage as the workflow is now (bypassing the per-process cache; rate-limited), for unknown pathways.
+    refresh_stage: Callable[[], ResolvedStage] | None = None
+
+
+def run_batch(ctx: BatchContext, items: Sequence[WorkItem], *, deadline: float | None = None) -> list[TaskOutcome]:
+    """Process `items` (tasks of `ctx.stage`) and return one outcome per item, in order. Never raises for a task."""
+    states = [TaskState(item=item, task=item.task) for item in items]
+    with count_requests(ctx.client) as counter:
+        try:
+            _run(ctx, states, deadline)
+        except Exception as exc:  # a bug or an unexpected SDK error outside the per-task guards: fail what is left
+            logger.exception("batch of %d task(s) at stage %s failed", len(states), ctx.stage.title)
+            for state in states:
+                state.fail(exc)
+    requests = counter.count if counter is not None else None
+    return [to_outcome(state, ctx, encord_requests=requests) for state in states]
+
+
+def _run(ctx: BatchContext, states: list[TaskState], deadline: float | None) -> None:
+    agent, project = ctx.agent, ctx.project.project
+    # The same margin as for starting one task: a batch that cannot start any task costs no Encord request.
+    if deadline is not None and time.monotonic() > deadline - START_MARGIN_S:
+        for state in states:
+            state.fail(DeadlineExceededError("deadline"))
+        return
+    failure_pathway = _failure_pathway(ctx)
+    requirements = effective_requirements(agent.dependant, ctx.overrides)
+    needs_row = Requirement.LABEL_ROW in requirements
+    needs_item = Requirement.STORAGE_ITEM in requirements
+
+    needs_metadata = needs_row or needs_item or agent.will_set_priority
+    include, init = agent.label_row_metadata_include_args, agent.label_row_initialise_labels_args
+    # Round trip 1: the tasks and their label rows (independent lookups by data hash).
+    run_parallel(
+        lambda: fetch.refetch_tasks(ctx.stage.stage, states),
+        (lambda: fetch.fetch_label_rows(project, states, include)) if needs_metadata else None,
+    )
+    # Round trip 2: labels and storage items (both need the rows, not each other).
+    run_parallel(
+        (lambda: fetch.initialise_label_rows(states, init)) if needs_row else None,
+        (lambda: fetch.fetch_storage_items(ctx.client, states)) if needs_item else None,
+    )
+
+    batch = BatchScope(
+        project=project,
+        stage=ctx.stage.stage,
+        client=ctx.client,
+        media=ctx.media,
+        tasks=[s.task for s in states if s.task is not None and s.active],
+    )
+    run_coroutine(
+        execute_batch(
+            states,
+            agent,
+            batch=batch,
+            max_concurrency=ctx.media.max_concurrency,
+            deadline=deadline,
+            overrides=ctx.overrides,
+        )
+    )
+
+    complete.resolve_pathways(states, ctx.stage, refresh=ctx.refresh_stage)
+    complete.fetch_rows_for_priorities(project, states, include)
+    # Labels and priorities are saved side by side, and both before any task moves.
+    run_parallel(lambda: complete.save_labels(states), lambda: complete.set_priorities(states))
+    complete.proceed(states, failure_pathway=failure_pathway)
+
+
+def _failure_pathway(ctx: BatchContext) -> AgentPathway | None:
+    if ctx.agent.failure_pathway is None:
+        return None
+    try:
+        return ctx.stage.pathway(ctx.agent.failure_pathway)
+    except Exception:  # validate() reports this eagerly; at run time the tasks simply stay where they are
+        logger.exception("failure pathway of %s is not usable", ctx.agent.printable_name)
+        return None
+
+
+def to_outcome(state: TaskState, ctx: BatchContext, *, encord_requests: int | None = None) -> TaskOutcome:
+    item, pathway = state.item, state.pathway
+    retryable, error = False, None
+    if state.error is not None:
+        kind = Outcome.FAILED
+        retryable = not state.routed_to_failure_pathway and is_retryable(state.error)
+        error = "deadline" if isinstance(state.error, DeadlineExceededError) else short_reason(state.error)
+        pathway = pathway if state.routed_to_failure_pathway else None
+    elif state.outcome is Outcome.SKIPPED:
+        kind, error, pathway = Outcome.SKIPPED, state.note, None
+    else:
+        kind = Outcome.MOVED if pathway is not None else Outcome.HELD
+    outcome = TaskOutcome(
+        task_uuid=item.task_uuid,
+        data_hash=item.data_hash,
+        project_hash=ctx.project.project_hash,
+        stage_uuid=ctx.stage.uuid,
+        outcome=kind,
+        pathway_uuid=pathway.uuid if pathway is not None else None,
+        pathway_name=pathway.name if pathway is not None else None,
+        retryable=retryable,
+        error=error,
+        routed_to_failure_pathway=state.routed_to_failure_pathway,
+        duration_s=round(time.monotonic() - state.started, 4),
+        encord_requests=encord_requests,
+    )
+    log_outcome(outcome, item)
+    return outcome
+
+
+def log_outcome(outcome: TaskOutcome, item: WorkItem) -> None:
+    """One structured line per task outcome (the fields are under `extra["task_outcome"]`)."""
+    fields = {
+        "project_hash": outcome.project_hash,
+        "stage_uuid": str(outcome.stage_uuid) if outcome.stage_uuid else None,
+        "task_uuid": str(outcome.task_uuid) if outcome.task_uuid else None,
+        "data_hash": str(outcome.data_hash) if outcome.data_hash else None,
+        "attempt": item.attempt,
+        "outcome": outcome.outcome.value,
+        "pathway": outcome.pathway_name,
+        "retryable": outcome.retryable,
+        "error": outcome.error,
+        "duration_s": outcome.duration_s,
+        "encord_requests": outcome.encord_requests,  # per batch (see TaskOutcome.encord_requests)
+    }
+    # DEBUG: the entrypoints write the one outcome line per task, with the transport's fields (message id, cold
+    # start) that the core cannot know; a failure's traceback was already logged where it happened.
+    logger.debug("task %s %s", fields["task_uuid"], outcome.outcome.value, extra={"task_outcome": fields})

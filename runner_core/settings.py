@@ -1,0 +1,88 @@
+"""Encord credentials and domain, read from the environment (the same variables as encord-agents)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runner_core.errors import SettingsError
+
+logger = logging.getLogger("runner_core")
+
+
+class EncordSettings(BaseSettings):
+    """`ENCORD_SSH_KEY` (key content), `ENCORD_SSH_KEY_FILE` (path to it) and `ENCORD_DOMAIN` (API domain).
+
+    At least one key variable is required. When both are set, the content wins and a warning is logged.
+    Errors never contain the key: the key is a `SecretStr` and validation errors hide their input.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ENCORD_", extra="ignore", hide_input_in_errors=True)
+
+    ssh_key_file: Path | None = Field(default=None, description="Path to the private key (ENCORD_SSH_KEY_FILE).")
+    ssh_key_content: SecretStr | None = Field(
+        default=None,
+        validation_alias="ENCORD_SSH_KEY",
+        description="The private key itself (ENCORD_SSH_KEY).",
+    )
+    domain: str | None = Field(default=None, description="Encord API domain, e.g. https://api.us.encord.com.")
+
+    @field_validator("ssh_key_file", mode="before")
+    @classmethod
+    def _blank_file_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("ssh_key_content", mode="before")
+    @classmethod
+    def _blank_content_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("domain", mode="before")
+    @classmethod
+    def _normalise_domain(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().rstrip("/")
+            return value or None
+        return value
+
+    def model_post_init(self, context: object, /) -> None:
+        # Raised outside pydantic's ValueError handling on purpose: a SettingsError reaches the caller as itself,
+        # with a message written for a person and free of the key.
+        if self.ssh_key_file is not None:
+            self.ssh_key_file = self.ssh_key_file.expanduser()
+            if not self.ssh_key_file.is_file():
+                raise SettingsError(f"ENCORD_SSH_KEY_FILE points to {str(self.ssh_key_file)!r}, which is not a file")
+        if self.ssh_key_content is not None and _looks_like_existing_path(self.ssh_key_content.get_secret_value()):
+            raise SettingsError(
+                "ENCORD_SSH_KEY holds a path to a file; put the key's content there, or set ENCORD_SSH_KEY_FILE"
+            )
+        if self.ssh_key_file is None and self.ssh_key_content is None:
+            raise SettingsError("no Encord key configured: set ENCORD_SSH_KEY (content) or ENCORD_SSH_KEY_FILE (path)")
+        if self.ssh_key_file is not None and self.ssh_key_content is not None:
+            logger.warning("both ENCORD_SSH_KEY and ENCORD_SSH_KEY_FILE are set; using ENCORD_SSH_KEY")
+
+    @property
+    def ssh_key(self) -> str:
+        """The key content (from ENCORD_SSH_KEY, else read from ENCORD_SSH_KEY_FILE). Read-only: never cached here."""
+        if self.ssh_key_content is not None:
+            return self.ssh_key_content.get_secret_value()
+        assert self.ssh_key_file is not None  # guaranteed by model_post_init
+        try:
+            return self.ssh_key_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(f"cannot read ENCORD_SSH_KEY_FILE {str(self.ssh_key_file)!r}: {exc.strerror}") from None
+
+
+def _looks_like_existing_path(value: str) -> bool:
+    if "\n" in value or len(value) > 4096:
+        return False
+    try:
+        return Path(value).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+__all__ = ["EncordSettings"]
