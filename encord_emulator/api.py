@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
 import orjson
 
@@ -170,6 +171,15 @@ class Api:
         route = f"{request.method} {path}"
         return _json(501, {"message": f"the Encord emulator does not implement {route}"}, route)
 
+    def _check_project(self, principal: str | None, project_hash: str) -> None:
+        # Checked before the project is looked up, as Encord does: a restricted caller learns nothing about
+        # projects outside its list, not even whether they exist. Malformed hashes are left to the handler.
+        try:
+            uuid = UUID(project_hash)
+        except ValueError:
+            return
+        self.auth.check_project(principal, uuid)
+
     # ---- v2 REST -------------------------------------------------------------------------------------------
 
     def _v2(self, request: ApiRequest) -> ApiResponse:
@@ -179,10 +189,13 @@ class Api:
             if match is None or method != request.method:
                 continue
             try:
-                self.auth.check_v2(
+                principal = self.auth.check_v2(
                     method=request.method, target=request.target, headers=request.headers, body=request.body
                 )
-                result = handler(self.state, request, match.groupdict())
+                args = match.groupdict()
+                if "project" in args:
+                    self._check_project(principal, args["project"])
+                result = handler(self.state, request, args)
             except ApiError as exc:
                 return _json(exc.status, {"message": exc.message}, route)
             return _json(200, result, route)
@@ -196,7 +209,7 @@ class Api:
         if request.method != "POST":
             return _json(501, {"message": f"the Encord emulator does not implement {base_route}"}, base_route)
         try:
-            self.auth.check_legacy(request.headers, request.body)
+            principal = self.auth.check_legacy(request.headers, request.body)
         except ApiError as exc:
             return _legacy_error(exc, base_route)
         try:
@@ -214,6 +227,7 @@ class Api:
         values = body.get("values") or {}
         project = request.headers.get("ResourceID") or ""
         try:
+            self._check_project(principal, project)
             result = handler(self.state, project, values.get("uid"), values.get("payload"), request.base_url)
         except ApiError as exc:
             return _legacy_error(exc, route)

@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_ssh_public_key,
 )
 
-from encord_emulator.errors import AuthenticationFailed, SeedError
+from encord_emulator.errors import AuthenticationFailed, NotAuthorised, SeedError
 
 _SIGNATURE_INPUT = re.compile(r'^encord-sig=\((?P<covered>[^)]*)\)(?P<params>(;[a-z]+=("[^"]*"|\d+))*)$')
 _PARAM = re.compile(r';([a-z]+)=("([^"]*)"|(\d+))')
@@ -57,19 +58,70 @@ def normalise_public_key(text: str) -> str:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
+def _key_principal(public_hex: str) -> str:
+    return f"key:{public_hex.lower()}"
+
+
+def _token_principal(token: str) -> str:
+    return f"token:{token}"
+
+
 @dataclass
 class Authenticator:
+    """Who may call (keys, tokens) and, for restricted callers, on which projects.
+
+    The check methods return the caller's principal (`key:<hex>` / `token:<token>`), or None when signature
+    checking is off; `check_project` then enforces per-project restrictions. Mutations (`authorise_key`) are
+    single dict/set assignments, atomic under the GIL, so keys can be added while requests are served.
+    """
+
     public_keys: set[str] = field(default_factory=set)
     bearer_tokens: set[str] = field(default_factory=set)
     verify: bool = True
+    # principal -> the only projects it may touch; principals absent here may touch every project.
+    restrictions: dict[str, frozenset[UUID]] = field(default_factory=dict)
     _loaded: dict[str, Ed25519PublicKey] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def create(cls, *, public_keys: Iterable[str], bearer_tokens: Iterable[str], verify: bool) -> Authenticator:
-        return cls({normalise_public_key(key) for key in public_keys}, set(bearer_tokens), verify)
+    def create(
+        cls,
+        *,
+        public_keys: Iterable[str],
+        bearer_tokens: Iterable[str],
+        verify: bool,
+        restricted_keys: Iterable[tuple[str, Iterable[UUID]]] = (),
+        restricted_tokens: Iterable[tuple[str, Iterable[UUID]]] = (),
+    ) -> Authenticator:
+        auth = cls({normalise_public_key(key) for key in public_keys}, set(bearer_tokens), verify)
+        for key, projects in restricted_keys:
+            auth.authorise_key(key, projects=projects)
+        for token, projects in restricted_tokens:
+            auth.authorise_token(token, projects=projects)
+        return auth
 
-    def authorise_key(self, public_hex: str) -> None:
-        self.public_keys.add(normalise_public_key(public_hex))
+    def authorise_key(self, public_key: str, *, projects: Iterable[UUID] | None = None) -> None:
+        """Accept `public_key` (64 hex or an OpenSSH line), on every project or only on `projects`."""
+        public_hex = normalise_public_key(public_key)
+        if projects is not None:
+            self.restrictions[_key_principal(public_hex)] = frozenset(projects)
+        self.public_keys.add(public_hex)
+
+    def authorise_token(self, token: str, *, projects: Iterable[UUID] | None = None) -> None:
+        if projects is not None:
+            self.restrictions[_token_principal(token)] = frozenset(projects)
+        self.bearer_tokens.add(token)
+
+    def check_project(self, principal: str | None, project_hash: UUID) -> None:
+        """Raise `NotAuthorised` when a restricted caller reaches for a project outside its list."""
+        if principal is None:
+            return
+        allowed = self.restrictions.get(principal)
+        if allowed is not None and project_hash not in allowed:
+            raise NotAuthorised(f"You are not authorised to access project {project_hash}")
+
+    def allowed_projects(self, principal: str | None) -> frozenset[UUID] | None:
+        """The projects a caller is restricted to, or None when it may use all of them."""
+        return None if principal is None else self.restrictions.get(principal)
 
     def _key(self, public_hex: str) -> Ed25519PublicKey:
         if public_hex.lower() not in self.public_keys:
@@ -80,20 +132,23 @@ class Authenticator:
             self._loaded[public_hex] = key
         return key
 
-    def _bearer(self, header: str) -> bool:
+    def _bearer(self, header: str) -> str | None:
+        """The bearer principal, None when the header is no bearer token at all."""
         if not header.startswith("Bearer "):
-            return False
-        if header.removeprefix("Bearer ").strip() not in self.bearer_tokens:
+            return None
+        token = header.removeprefix("Bearer ").strip()
+        if token not in self.bearer_tokens:
             raise AuthenticationFailed("unknown bearer token")
-        return True
+        return _token_principal(token)
 
-    def check_legacy(self, headers: Mapping[str, str], body: bytes) -> None:
-        """`Authorization: <pubkey hex>:<hex(sign(sha256(body)))>` or a bearer token."""
+    def check_legacy(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        """`Authorization: <pubkey hex>:<hex(sign(sha256(body)))>` or a bearer token; returns the principal."""
         if not self.verify:
-            return
+            return None
         header = headers.get("Authorization") or ""
-        if self._bearer(header):
-            return
+        bearer = self._bearer(header)
+        if bearer is not None:
+            return bearer
         public_hex, _, signature_hex = header.partition(":")
         if not public_hex or not signature_hex:
             raise AuthenticationFailed("missing or malformed Authorization header")
@@ -105,13 +160,15 @@ class Authenticator:
             self._key(public_hex).verify(signature, hashlib.sha256(body).digest())
         except (InvalidSignature, ValueError):
             raise AuthenticationFailed("signature does not verify") from None
+        return _key_principal(public_hex)
 
-    def check_v2(self, *, method: str, target: str, headers: Mapping[str, str], body: bytes) -> None:
-        """The SDK's RFC 9421-style signature over method, request target and content digest."""
+    def check_v2(self, *, method: str, target: str, headers: Mapping[str, str], body: bytes) -> str | None:
+        """The SDK's RFC 9421-style signature over method, request target and content digest; the principal."""
         if not self.verify:
-            return
-        if self._bearer(headers.get("Authorization") or ""):
-            return
+            return None
+        bearer = self._bearer(headers.get("Authorization") or "")
+        if bearer is not None:
+            return bearer
         signature_input = headers.get("Signature-Input")
         signature_header = headers.get("Signature")
         digest_header = headers.get("Content-Digest")
@@ -142,3 +199,4 @@ class Authenticator:
             self._key(params["keyid"]).verify(signature, base.encode())
         except (InvalidSignature, ValueError):
             raise AuthenticationFailed("signature does not verify") from None
+        return _key_principal(params["keyid"])

@@ -22,7 +22,15 @@ from encord_emulator.media import (
     video_from_images,
 )
 from encord_emulator.model import STAGE_TYPES, DataRow, Pathway, Project, Stage, StorageItem
-from encord_emulator.seed import DataItemSpec, GenerateParams, MediaSource, OntologySpec, ProjectSpec, derived_uuid
+from encord_emulator.seed import (
+    DataItemSpec,
+    GenerateParams,
+    MediaSource,
+    OntologySpec,
+    ProjectSpec,
+    data_order,
+    derived_uuid,
+)
 
 # A fixed creation time keeps state dumps of the same seed identical.
 SEED_TIME = datetime(2025, 1, 1, tzinfo=UTC)
@@ -128,6 +136,9 @@ class _ProjectBuilder:
         self.media = media
         ph = spec.project_hash
         self.folder = derived_uuid(ph, "folder")
+        shared = spec.shared_data()
+        # Built after the project it names (see `data_order`), so its dataset is already here.
+        self.source = state.projects[shared.project] if shared is not None else None
         self.project = Project(
             project_hash=ph,
             title=spec.title,
@@ -141,6 +152,9 @@ class _ProjectBuilder:
             dataset_hash=spec.dataset_hash or derived_uuid(ph, "dataset"),
             dataset_title=spec.dataset_title or f"{spec.title} dataset",
         )
+        if self.source is not None:
+            self.project.dataset_hash = self.source.dataset_hash
+            self.project.dataset_title = self.source.dataset_title
 
     def build(self) -> Project:
         ph = self.spec.project_hash
@@ -160,7 +174,54 @@ class _ProjectBuilder:
         for item_spec in self.spec.data:
             for index, title in enumerate(item_spec.titles()):
                 self._add_item(item_spec, index, title)
+        self._share_source_data()
         return self.project
+
+    def _share_source_data(self) -> None:
+        """One task per data unit of the source project: same data hash and storage item, own task and labels."""
+        shared = self.spec.shared_data()
+        if self.source is None or shared is None:
+            return
+        stage = self.project.stage_by_title(shared.stage or self.spec.stages[0].title)
+        assert stage is not None  # validated by ProjectSpec
+        ph = self.spec.project_hash
+        for source_row in self.source.rows.values():
+            self._add_row(
+                data_hash=source_row.data_hash,
+                title=source_row.title,
+                data_type=source_row.data_type,
+                task_uuid=derived_uuid(ph, "task", source_row.data_hash),
+                stage=stage,
+                status=shared.status,
+                priority=0.5,
+            )
+
+    def _add_row(
+        self,
+        *,
+        data_hash: UUID,
+        title: str,
+        data_type: str,
+        task_uuid: UUID,
+        stage: Stage,
+        status: str,
+        priority: float,
+    ) -> None:
+        row = DataRow(
+            data_hash=data_hash,
+            title=title,
+            data_type=data_type,
+            item_uuid=data_hash,
+            task_uuid=task_uuid,
+            stage_uuid=stage.uuid,
+            task_status=status,
+            created_at=SEED_TIME,
+            updated_at=SEED_TIME,
+            priority=priority,
+            seq=len(self.project.rows),
+        )
+        self.project.rows[data_hash] = row
+        self.project.tasks[task_uuid] = data_hash
 
     def _storage_item(
         self, uuid: UUID, item_type: str, name: str, media: MediaFile | None, spec: DataItemSpec | None
@@ -217,27 +278,22 @@ class _ProjectBuilder:
         stage_title = spec.stage or self.spec.stages[0].title
         stage = self.project.stage_by_title(stage_title)
         assert stage is not None  # validated by ProjectSpec
-        task_uuid = spec.task_uuid or derived_uuid(ph, "task", data_hash)
-        row = DataRow(
+        self._add_row(
             data_hash=data_hash,
             title=title,
             data_type=data_type,
-            item_uuid=data_hash,
-            task_uuid=task_uuid,
-            stage_uuid=stage.uuid,
-            task_status=spec.status,
-            created_at=SEED_TIME,
-            updated_at=SEED_TIME,
+            task_uuid=spec.task_uuid or derived_uuid(ph, "task", data_hash),
+            stage=stage,
+            status=spec.status,
             priority=spec.priority,
-            seq=len(self.project.rows),
         )
-        self.project.rows[data_hash] = row
-        self.project.tasks[task_uuid] = data_hash
 
 
 def build_state(projects: list[ProjectSpec], *, root: Path, cache_dir: Path) -> BuiltState:
     state = BuiltState()
     resolver = _MediaResolver(root=root, cache_dir=cache_dir)
-    for spec in projects:
+    for spec in data_order(projects):
         state.projects[spec.project_hash] = _ProjectBuilder(spec, state=state, media=resolver).build()
+    # Seed order again: the first project is "the" project of `RunningEmulator.project_hash` and of dumps.
+    state.projects = {spec.project_hash: state.projects[spec.project_hash] for spec in projects}
     return state

@@ -164,15 +164,30 @@ class StageSpec(_Strict):
         }
 
 
+class DataFromSpec(_Strict):
+    """Attach a project to another project's dataset: the same data units, its own tasks and labels."""
+
+    project: UUID
+    stage: str | None = None  # where the shared data's tasks start (default: the first stage)
+    status: Literal["NEW", "ASSIGNED", "RELEASED", "SKIPPED", "REOPENED", "COMPLETED"] = "NEW"
+
+
 class ProjectSpec(_Strict):
     project_hash: UUID
     title: str
     description: str = ""
     dataset_hash: UUID | None = None
     dataset_title: str | None = None
+    # Another project of the seed whose data this project shares (a project hash, or {project, stage, status}).
+    data_from: UUID | DataFromSpec | None = None
     ontology: OntologySpec = Field(default_factory=OntologySpec)
     stages: list[StageSpec]
     data: list[DataItemSpec] = Field(default_factory=list)
+
+    def shared_data(self) -> DataFromSpec | None:
+        if self.data_from is None or isinstance(self.data_from, DataFromSpec):
+            return self.data_from
+        return DataFromSpec(project=self.data_from)
 
     @model_validator(mode="after")
     def _workflow(self) -> ProjectSpec:
@@ -190,14 +205,44 @@ class ProjectSpec(_Strict):
         for item in self.data:
             if item.stage is not None and item.stage not in titles:
                 raise ValueError(f"item {item.title!r}: no stage titled {item.stage!r}")
+        shared = self.shared_data()
+        if shared is not None:
+            # One dataset per project here: the shared one, so no data or dataset of its own.
+            if self.data or self.dataset_hash is not None or self.dataset_title is not None:
+                raise ValueError("a project with `data_from` takes no `data`, `dataset_hash` or `dataset_title`")
+            if shared.project == self.project_hash:
+                raise ValueError("`data_from` names the project itself")
+            if shared.stage is not None and shared.stage not in titles:
+                raise ValueError(f"data_from: no stage titled {shared.stage!r}")
         return self
+
+
+class RestrictedKeySpec(_Strict):
+    """A public key allowed on the listed projects only (others answer the SDK's authorisation error)."""
+
+    key: str
+    projects: list[UUID]
+
+
+class RestrictedTokenSpec(_Strict):
+    """A bearer token allowed on the listed projects only."""
+
+    token: str
+    projects: list[UUID]
 
 
 class AuthSpec(_Strict):
     # Raw Ed25519 public keys as 64 hex characters (what the SDK puts in its signatures), or
-    # OpenSSH public key lines ("ssh-ed25519 AAAA...").
-    public_keys: list[str] = Field(default_factory=list)
-    bearer_tokens: list[str] = Field(default_factory=list)
+    # OpenSSH public key lines ("ssh-ed25519 AAAA..."); either form may be `{key, projects}` to restrict it.
+    public_keys: list[str | RestrictedKeySpec] = Field(default_factory=list)
+    bearer_tokens: list[str | RestrictedTokenSpec] = Field(default_factory=list)
+
+    def key_grants(self) -> list[tuple[str, list[UUID] | None]]:
+        """(public key, allowed projects or None for all) for every key."""
+        return [(k, None) if isinstance(k, str) else (k.key, k.projects) for k in self.public_keys]
+
+    def token_grants(self) -> list[tuple[str, list[UUID] | None]]:
+        return [(t, None) if isinstance(t, str) else (t.token, t.projects) for t in self.bearer_tokens]
 
 
 class SettingsSpec(_Strict):
@@ -237,4 +282,39 @@ def load_seed(source: Path | str | dict[str, Any], *, base_dir: Path | None = No
     hashes = [project.project_hash for project in spec.projects]
     if len(set(hashes)) != len(hashes):
         raise SeedError("invalid seed: project hashes must be unique")
+    _check_references(spec, set(hashes))
     return spec, root
+
+
+def _check_references(spec: SeedSpec, hashes: set[UUID]) -> None:
+    for project in spec.projects:
+        shared = project.shared_data()
+        if shared is not None and shared.project not in hashes:
+            raise SeedError(f"invalid seed: project {project.project_hash} data_from: no project {shared.project}")
+    data_order(spec.projects)  # raises on cycles
+    grants = [*spec.auth.key_grants(), *spec.auth.token_grants()]
+    for name, projects in grants:
+        unknown = [str(p) for p in projects or () if p not in hashes]
+        if unknown:
+            # Only a prefix of the credential: seeds may hold real-looking tokens and errors end up in logs.
+            raise SeedError(f"invalid seed: auth entry {name[:8]}... names unknown projects {unknown}")
+
+
+def data_order(projects: list[ProjectSpec]) -> list[ProjectSpec]:
+    """The projects ordered so that each comes after the project it takes its data from."""
+    by_hash = {project.project_hash: project for project in projects}
+    ordered: list[ProjectSpec] = []
+    placed: set[UUID] = set()
+    for project in projects:
+        chain: list[ProjectSpec] = []
+        current: ProjectSpec | None = project
+        while current is not None and current.project_hash not in placed:
+            if any(member.project_hash == current.project_hash for member in chain):
+                raise SeedError(f"invalid seed: `data_from` forms a cycle through project {current.project_hash}")
+            chain.append(current)
+            shared = current.shared_data()
+            current = by_hash.get(shared.project) if shared is not None else None
+        for member in reversed(chain):
+            placed.add(member.project_hash)
+            ordered.append(member)
+    return ordered

@@ -442,21 +442,28 @@ class EmulatorState:
                 raise KeyError(f"no stage titled {title!r}")
             return [str(row.task_uuid) for row in project.rows.values() if row.stage_uuid == stage.uuid]
 
-    def _row_by_data_hash(self, data_hash: UUID | str) -> DataRow:
+    def _row_by_data_hash(self, data_hash: UUID | str, project_hash: UUID | str | None) -> DataRow:
+        # Projects sharing a dataset share data hashes: without a project, the first project (seed order) wins.
         uuid = parse_uuid(str(data_hash), "data hash")
-        for project in self.projects.values():
+        projects = self.projects.values() if project_hash is None else [self.project(str(project_hash))]
+        for project in projects:
             if uuid in project.rows:
                 return project.rows[uuid]
         raise KeyError(f"no data unit {data_hash}")
 
-    def label_blob(self, data_hash: UUID | str) -> dict[str, Any] | None:
+    def label_blob(self, data_hash: UUID | str, *, project_hash: UUID | str | None = None) -> dict[str, Any] | None:
         with self.lock:
-            blob = self._row_by_data_hash(data_hash).label_blob
+            blob = self._row_by_data_hash(data_hash, project_hash).label_blob
             return copy.deepcopy(blob) if blob is not None else None
 
-    def priority(self, data_hash: UUID | str) -> float:
+    def priority(self, data_hash: UUID | str, *, project_hash: UUID | str | None = None) -> float:
         with self.lock:
-            return self._row_by_data_hash(data_hash).priority
+            return self._row_by_data_hash(data_hash, project_hash).priority
+
+    def task_of(self, project_hash: UUID | str, data_hash: UUID | str) -> str:
+        """The task uuid of a data unit in one project (each project sharing a dataset has its own)."""
+        with self.lock:
+            return str(self._row_by_data_hash(data_hash, project_hash).task_uuid)
 
     def client_metadata(self, item_uuid: UUID | str) -> dict[str, Any]:
         with self.lock:

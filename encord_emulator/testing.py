@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from encord.http.constants import RequestsSettings
 from encord.user_client import EncordUserClient
@@ -43,10 +44,13 @@ def create_app(
             update={"settings": spec.settings.model_copy(update={"signed_url_ttl_s": signed_url_ttl_s})}
         )
     state = EmulatorState(spec, root=root, cache_dir=cache_dir or default_cache_dir())
+    keys, tokens = spec.auth.key_grants(), spec.auth.token_grants()
     authenticator = Authenticator.create(
-        public_keys=[*spec.auth.public_keys, *extra_public_keys],
-        bearer_tokens=spec.auth.bearer_tokens,
+        public_keys=[*(key for key, projects in keys if projects is None), *extra_public_keys],
+        bearer_tokens=[token for token, projects in tokens if projects is None],
         verify=verify_signatures,
+        restricted_keys=[(key, projects) for key, projects in keys if projects is not None],
+        restricted_tokens=[(token, projects) for token, projects in tokens if projects is not None],
     )
     return EmulatorApp(state, authenticator, faults)
 
@@ -57,6 +61,8 @@ class RunningEmulator:
     ssh_key: str
     key_file: Path
     app: EmulatorApp
+    # Named extra keys (OpenSSH private key texts) from `run_emulator(extra_keys=...)` and `add_key(name=...)`.
+    keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def state(self) -> EmulatorState:
@@ -69,10 +75,38 @@ class RunningEmulator:
 
     def client(self, **requests_settings: Any) -> EncordUserClient:
         """The real SDK client, pointed at this emulator; keyword arguments go to `RequestsSettings`."""
+        return self._client_with(self.ssh_key, requests_settings)
+
+    def client_for(self, name: str, **requests_settings: Any) -> EncordUserClient:
+        """The real SDK client signing with the extra key `name` (see `run_emulator(extra_keys=...)`)."""
+        try:
+            key = self.keys[name]
+        except KeyError:
+            raise KeyError(f"no extra key named {name!r}; known: {sorted(self.keys)}") from None
+        return self._client_with(key, requests_settings)
+
+    def _client_with(self, ssh_key: str, requests_settings: dict[str, Any]) -> EncordUserClient:
         settings = RequestsSettings(**requests_settings) if requests_settings else RequestsSettings()
         return EncordUserClient.create_with_ssh_private_key(
-            ssh_private_key=self.ssh_key, domain=self.url, requests_settings=settings
+            ssh_private_key=ssh_key, domain=self.url, requests_settings=settings
         )
+
+    def add_key(self, name: str, *, projects: Iterable[str | UUID] | None = None) -> str:
+        """Authorise a fresh key while serving, on every project or only on `projects`; its private key text.
+
+        Requests for other projects then fail the way a missing permission does on Encord (the SDK raises
+        `AuthorisationError`).
+        """
+        if isinstance(projects, str | UUID):  # one project given bare, not a string to iterate
+            projects = [projects]
+        allowed = None if projects is None else [UUID(str(project)) for project in projects]
+        unknown = [str(project) for project in allowed or () if project not in self.app.state.projects]
+        if unknown:
+            raise ValueError(f"unknown projects {unknown}")
+        key = generate_private_key()
+        self.app.auth.authorise_key(public_hex_of(key), projects=allowed)
+        self.keys[name] = key
+        return key
 
     def requests(self, prefix: str | None = None) -> int:
         """API requests served; a prefix selects by path ("/v2/public/storage", "/files") or route name
@@ -130,8 +164,13 @@ def run_emulator(
     faults: FaultSettings | None = None,
     cache_dir: Path | None = None,
     signed_url_ttl_s: float | None = None,
+    extra_keys: Mapping[str, Iterable[str | UUID] | None] | None = None,
 ) -> Iterator[RunningEmulator]:
-    """Serve `seed` on 127.0.0.1:`port` (0: a free port) in a background thread, with a fresh authorised key."""
+    """Serve `seed` on 127.0.0.1:`port` (0: a free port) in a background thread, with a fresh authorised key.
+
+    `extra_keys` maps names to the projects a further fresh key may use (None: all); their private key texts
+    are in `RunningEmulator.keys` and `client_for(name)` signs with them.
+    """
     ssh_key = generate_private_key()
     app = create_app(
         seed,
@@ -145,8 +184,11 @@ def run_emulator(
     with tempfile.TemporaryDirectory(prefix="encord-emulator-") as key_dir:
         key_file = Path(key_dir) / "emulator-key"
         write_private_key(key_file, ssh_key)
-        server.start()
+        running = RunningEmulator(url=server.url, ssh_key=ssh_key, key_file=key_file, app=app)
         try:
-            yield RunningEmulator(url=server.url, ssh_key=ssh_key, key_file=key_file, app=app)
+            for name, projects in (extra_keys or {}).items():
+                running.add_key(name, projects=projects)
+            server.start()
+            yield running
         finally:
             server.shutdown()

@@ -20,6 +20,8 @@ from runner_core.media.settings import MediaSettings
 
 PROJECT_HASH = "d3e50000-0000-4000-8000-000000000001"
 OTHER_PROJECT_HASH = "d3e50000-0000-4000-8000-000000000002"
+# Attached to PROJECT_HASH's dataset (same data hashes), with its own workflow, tasks and labels.
+TWIN_PROJECT_HASH = "d3e50000-0000-4000-8000-000000000003"
 STAGE = "look"
 TITLES = ("photo.png", "clip.mp4", "group", "sequence")
 
@@ -57,7 +59,13 @@ def _project(project_hash: str, prefix: str) -> dict[str, Any]:
 
 
 def seed() -> dict[str, Any]:
-    return {"version": 1, "projects": [_project(PROJECT_HASH, ""), _project(OTHER_PROJECT_HASH, "other-")]}
+    twin = _project(TWIN_PROJECT_HASH, "twin-")
+    del twin["data"]  # it has PROJECT_HASH's instead
+    twin["data_from"] = PROJECT_HASH
+    return {
+        "version": 1,
+        "projects": [_project(PROJECT_HASH, ""), _project(OTHER_PROJECT_HASH, "other-"), twin],
+    }
 
 
 def scopes(client: EncordUserClient, media: MediaSettings, project_hash: str = PROJECT_HASH) -> dict[str, TaskScope]:

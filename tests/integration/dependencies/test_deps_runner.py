@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import numpy as np
 import pytest
@@ -36,6 +36,7 @@ from tests.integration.dependencies.deps_env import (
     PROJECT_HASH,
     STAGE,
     TITLES,
+    TWIN_PROJECT_HASH,
     files_under,
     media_settings_for,
     scopes,
@@ -43,11 +44,13 @@ from tests.integration.dependencies.deps_env import (
 )
 
 LIST_ROWS = "POST /public labelrowmetadata"
+GET_PROJECT = "GET /v2/public/projects/{project}"
+RUNNER_ONLY_KEY = "runner-only"
 
 
 @pytest.fixture
 def emu() -> Iterator[RunningEmulator]:
-    with run_emulator(seed()) as running:
+    with run_emulator(seed(), extra_keys={RUNNER_ONLY_KEY: [PROJECT_HASH]}) as running:
         yield running
 
 
@@ -130,9 +133,9 @@ def test_video_iterator_through_the_runner(emu: RunningEmulator, temp_root: Path
 
 def test_twin_resolves_lazily_once_per_batch(emu: RunningEmulator, temp_root: Path) -> None:
     twins: dict[str, Twin | None] = {}
-    # The emulator cannot attach two projects to one dataset, so the project is its own twin here (same data
-    # hashes); the other project shows the "no twin" answer.
-    same = dep_twin_label_row(PROJECT_HASH, include_task=True)
+    own_labels: dict[str, str | None] = {}
+    # TWIN_PROJECT_HASH shares the project's dataset (same data hashes); the other project has none of its data.
+    same = dep_twin_label_row(TWIN_PROJECT_HASH, include_task=True)
     other = dep_twin_label_row(OTHER_PROJECT_HASH)
     assert emu.requests() == 0  # nothing at creation
 
@@ -145,6 +148,7 @@ def test_twin_resolves_lazily_once_per_batch(emu: RunningEmulator, temp_root: Pa
         ) -> str:
             assert absent is None
             twins[label_row.data_hash] = twin
+            own_labels[label_row.data_hash] = label_row.label_hash
             return "done"
 
     emu.reset_counters()
@@ -154,43 +158,31 @@ def test_twin_resolves_lazily_once_per_batch(emu: RunningEmulator, temp_root: Pa
     for data_hash, twin in twins.items():
         assert twin is not None
         assert twin.label_row.data_hash == data_hash
+        assert twin.label_row.label_hash not in (None, own_labels[data_hash])  # the twin project's own row
         assert twin.label_row.is_labelling_initialised
-        assert isinstance(twin.task, AgentTask)  # the twin sits in an agent stage
+        assert isinstance(twin.task, AgentTask)  # the twin sits in its project's agent stage
         assert str(twin.task.data_hash) == data_hash
+        # The twin project's own task, untouched by the batch that moved the project's task.
+        assert str(twin.task.uuid) == emu.state.task_of(TWIN_PROJECT_HASH, data_hash)
+        assert emu.state.task_stage(twin.task.uuid) == STAGE
+        assert emu.state.task_stage(emu.state.task_of(PROJECT_HASH, data_hash)) == "Complete"
     # Runner: one listing for the batch; twins: one per twin project (filtered), not one per task.
     assert emu.requests(LIST_ROWS) == 3
-
-
-class _DeniedTwin:
-    """The runner's real client, except that the twin project refuses it (the emulator has no per-project ACL)."""
-
-    def __init__(self, client: EncordUserClient, denied: str) -> None:
-        self._client = client
-        self._denied = denied
-        self.calls = 0
-
-    def get_project(self, project_hash: str) -> Any:
-        if project_hash == self._denied:
-            self.calls += 1
-            raise AuthorisationError("You are not allowed to access this project")
-        return self._client.get_project(project_hash)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 def test_twin_without_permission_raises_authorisation_error_naming_the_project(
     emu: RunningEmulator, temp_root: Path
 ) -> None:
-    task_scopes = scopes(emu.client(), media_settings_for(temp_root))
-    denied = _DeniedTwin(emu.client(), OTHER_PROJECT_HASH)
-    dependency = dep_twin_label_row(OTHER_PROJECT_HASH)
+    # The "runner" key may read its own project only; the twin project refuses it as Encord would (403).
+    task_scopes = scopes(emu.client_for(RUNNER_ONLY_KEY), media_settings_for(temp_root))
+    dependency = dep_twin_label_row(TWIN_PROJECT_HASH)
+    emu.reset_counters()
     for scope in task_scopes.values():
-        scope.batch.client = cast(EncordUserClient, denied)
         assert scope.label_row is not None
-        with pytest.raises(AuthorisationError, match=f"cannot read the twin project {OTHER_PROJECT_HASH}"):
+        with pytest.raises(AuthorisationError, match=f"cannot read the twin project {TWIN_PROJECT_HASH}"):
             dependency(scope.label_row, scope)
-    assert denied.calls == 1  # remembered for the batch
+    assert emu.requests(GET_PROJECT) == 1  # refused once, remembered for the batch
+    assert emu.requests() == 1
 
 
 def test_data_lookup_is_deprecated_but_works(emu: RunningEmulator, temp_root: Path) -> None:
