@@ -11,33 +11,40 @@ import base64
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+# Deliberately eager, and before anything imports pydantic (runner_core does, through the encord SDK): Powertools'
+# batch utility builds pydantic models for every batch event type (~15 ms, never used here) only when it finds
+# pydantic already imported. Imported lazily inside `consume` it would always pay that on the first message.
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     SqsFifoPartialProcessor,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions import secrets
 from functions._consume import Verdict, max_attempts, process_messages
-from functions._dispatch import dispatch as run_dispatch
-from functions._dispatch import handle_webhook, parse_statuses, statuses_from_environment
 from functions._disposition import Disposition
 from functions._logging import take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError
-from functions.publishers.sqs import SqsPublisher, is_fifo, sanitise_id, send_entries, sqs_client
 from runner_core.outcomes import QueueMessage
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+# Cold start: `consume` never loads the producer, the webhook or the publishers (`dispatch` imports them when it
+# runs), and boto3 loads on the first AWS call (a dead-letter send, a secret, a publish).
 
 QUEUE_URL_ENV = "RUNNER_QUEUE_URL"
 DLQ_URL_ENV = "RUNNER_DLQ_URL"
 DEADLINE_MARGIN_ENV = "RUNNER_DEADLINE_MARGIN_S"
 DEFAULT_DEADLINE_MARGIN_S = 10.0
+FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it runs after that one"
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
 # The shared modules log through the stdlib; give them the same JSON format and fields.
@@ -94,6 +101,8 @@ def _queue_message(record: dict[str, Any], attempts: int) -> QueueMessage:
 
 def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dlq_url: str) -> set[str]:
     """Send permanently failed records to the DLQ with the reason; returns the ids that are safely stored there."""
+    from functions.publishers.sqs import is_fifo, sanitise_id, send_entries, sqs_client
+
     entries: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         verdict = verdicts[record["messageId"]]
@@ -113,7 +122,14 @@ def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dl
             entry["MessageGroupId"] = sanitise_id(group)
             entry["MessageDeduplicationId"] = sanitise_id(record["messageId"])
         entries.append(entry)
-    sent, errors = send_entries(sqs_client(), dlq_url, entries)
+    sent: set[str]
+    errors: list[str]
+    try:
+        client = sqs_client()
+    except Exception as exc:  # no region, bad endpoint: the records stay failed and the redrive policy takes them
+        sent, errors = set(), [f"SQS client unavailable: {type(exc).__name__}"]
+    else:
+        sent, errors = send_entries(client, dlq_url, entries)
     if errors:
         logger.error("dead-letter send failed; leaving the records to the redrive policy", extra={"errors": errors})
     return {records[int(index)]["messageId"] for index in sent}
@@ -124,10 +140,12 @@ def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
     records: list[dict[str, Any]] = list(event.get("Records") or [])
+    # FIFO records carry their MessageGroupId; the queue ARN's ".fifo" suffix is the fallback.
     fifo = any(
-        is_fifo(str(r.get("eventSourceARN", ""))) or "MessageGroupId" in (r.get("attributes") or {}) for r in records
+        "MessageGroupId" in (r.get("attributes") or {}) or str(r.get("eventSourceARN", "")).endswith(".fifo")
+        for r in records
     )
-    verdicts = _decide(records, context, cold_start=cold_start)
+    verdicts = _decide(records, context, fifo=fifo, cold_start=cold_start)
 
     dlq_url = os.environ.get(DLQ_URL_ENV, "").strip()
     dead_lettered: set[str] = set()
@@ -155,7 +173,53 @@ def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(response)
 
 
-def _decide(records: list[dict[str, Any]], context: Any, *, cold_start: bool) -> dict[str, Verdict]:
+def _group_of(record: dict[str, Any]) -> str:
+    return str((record.get("attributes") or {}).get("MessageGroupId", ""))
+
+
+def _fifo_rounds(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Round n holds the n-th record of every message group: each round still goes through the runner as one
+    batch (Encord calls batch across groups), while a group's records run strictly one after another."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(_group_of(record), []).append(record)
+    depth = max((len(members) for members in groups.values()), default=0)
+    return [[members[n] for members in groups.values() if n < len(members)] for n in range(depth)]
+
+
+def _process_fifo(
+    runner: Any, records: list[dict[str, Any]], attempts: int, deadline: float | None, *, cold_start: bool
+) -> dict[str, Verdict]:
+    """FIFO order: once a record of a group is not acked, the group's later records do not run in this invocation
+    (they are reported for redelivery, after the one that failed)."""
+    verdicts: dict[str, Verdict] = {}
+    stopped: set[str] = set()
+    for round_ in _fifo_rounds(records):
+        ready = [record for record in round_ if _group_of(record) not in stopped]
+        for record in round_:
+            if _group_of(record) in stopped:
+                verdicts[record["messageId"]] = Verdict(Disposition.RETRY, FIFO_GROUP_BLOCKED)
+                logger.info(
+                    "message deferred",
+                    extra={
+                        "event": "message_deferred",
+                        "message_id": record["messageId"],
+                        "reason": FIFO_GROUP_BLOCKED,
+                    },
+                )
+        decided = process_messages(
+            runner,
+            [_queue_message(record, attempts) for record in ready],
+            deadline=deadline,
+            logger=logger,
+            cold_start=cold_start,
+        )
+        verdicts.update(decided)
+        stopped |= {_group_of(r) for r in ready if decided[r["messageId"]].disposition is not Disposition.ACK}
+    return verdicts
+
+
+def _decide(records: list[dict[str, Any]], context: Any, *, fifo: bool, cold_start: bool) -> dict[str, Verdict]:
     """One verdict per record id. A function that cannot start (configuration, a user module that fails to import)
     makes every record retry: nothing is lost, and once fixed the records run, or the redrive policy takes them."""
     try:
@@ -167,6 +231,8 @@ def _decide(records: list[dict[str, Any]], context: Any, *, cold_start: bool) ->
         reason = str(exc) if isinstance(exc, ConfigurationError) else f"function cannot start: {type(exc).__name__}"
         logger.exception("function cannot start; every record will be retried", extra={"reason": reason})
         return {str(r.get("messageId", "")): Verdict(Disposition.RETRY, reason) for r in records}
+    if fifo:
+        return _process_fifo(runner, records, attempts, deadline, cold_start=cold_start)
     messages = [_queue_message(record, attempts) for record in records]
     return process_messages(runner, messages, deadline=deadline, logger=logger, cold_start=cold_start)
 
@@ -185,6 +251,10 @@ def _is_http_event(event: dict[str, Any]) -> bool:
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Schedule (EventBridge, or any direct invoke): publish every waiting task to RUNNER_QUEUE_URL.
     Function URL / API Gateway (event with headers and body): Encord's signed webhook for one stage."""
+    from functions._dispatch import dispatch as run_dispatch
+    from functions._dispatch import handle_webhook, parse_statuses, statuses_from_environment
+    from functions.publishers.sqs import SqsPublisher
+
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
     _use_secret_key()

@@ -27,15 +27,15 @@ import functions_framework
 
 from functions import secrets
 from functions._consume import Verdict, max_attempts, process_messages
-from functions._dispatch import dispatch as run_dispatch
-from functions._dispatch import handle_webhook, statuses_from_environment
 from functions._disposition import Disposition
 from functions._logging import gcp_logger, set_trace_from_header, take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
-from functions.publishers.pubsub import PubSubPublisher, publish_one
-from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from runner_core.outcomes import QueueMessage
+
+# Cold start: functions-framework has imported flask and itself before this module, so they cost nothing here.
+# The producer, the webhook and google-cloud-pubsub load when a handler first needs them (`consume` never loads
+# the producer; google-cloud-pubsub loads on the first publish).
 
 TOPIC_ENV = "RUNNER_TOPIC"
 DEAD_LETTER_TOPIC_ENV = "RUNNER_DEAD_LETTER_TOPIC"
@@ -152,6 +152,8 @@ def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Ve
         "runner_source_subscription": pushed.subscription or "",
         "runner_attempt": str(attempt),
     }
+    from functions.publishers.pubsub import publish_one
+
     publish_one(topic, pushed.data, attributes=attributes)
     logger.warning(
         "dead-lettered",
@@ -204,6 +206,11 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     An unsigned request is a schedule trigger only when no webhook secret is configured or
     RUNNER_ALLOW_UNSIGNED_SCHEDULE is true (deploy the function IAM-protected then); otherwise it gets 401.
     """
+    from functions._dispatch import dispatch as run_dispatch
+    from functions._dispatch import handle_webhook, statuses_from_environment
+    from functions.publishers.pubsub import PubSubPublisher
+    from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
+
     take_cold_start()
     set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
     runner = load_runner()

@@ -4,24 +4,23 @@ Google's Pub/Sub emulator (Java), each on a free loopback port."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
+from deploy.local.components import find_java, find_pubsub_emulator_jar
+from deploy.local.errors import ComponentUnavailableError
 from encord_emulator.testing import DEMO_SEED, RunningEmulator, run_emulator
 from functions import _target
 from functions.publishers import pubsub as pubsub_publisher
 from runner_core.client import clear_client_cache
 from tests.integration.functions.fn_harness import Moto, PubSubEmulator
 
-PUBSUB_JAR = Path("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-0.8.20-all.jar")
 TARGET = "tests.integration.functions.fn_agents:runner"  # fn_agents.TARGET; imported lazily below
 DUMMY_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -97,12 +96,14 @@ def moto(moto_server: Moto, monkeypatch: pytest.MonkeyPatch) -> Moto:
 
 @pytest.fixture(scope="session")
 def pubsub_server() -> Iterator[PubSubEmulator]:
-    java = shutil.which("java")
-    if java is None or not PUBSUB_JAR.is_file():
-        pytest.skip(f"Pub/Sub emulator not available (java: {java}, jar present: {PUBSUB_JAR.is_file()})")
+    # The local stack's discovery: $PUBSUB_EMULATOR_JAR, the Debian package's files, then the gcloud SDK's copy.
+    try:
+        jar, java = find_pubsub_emulator_jar(), find_java()
+    except ComponentUnavailableError as exc:
+        pytest.skip(f"Pub/Sub emulator not available: {exc}")
     port = _free_port()
     process = subprocess.Popen(
-        [java, "-jar", str(PUBSUB_JAR), "--host=127.0.0.1", f"--port={port}"],
+        [java, "-jar", str(jar), "--host=127.0.0.1", f"--port={port}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group, killed by PID below

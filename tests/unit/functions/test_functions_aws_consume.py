@@ -104,3 +104,26 @@ def test_one_log_line_per_task_with_the_shared_fields(
     assert line["message_id"] == "m0"
     assert line["cold_start"] is True
     assert vars(rejected[0])["error"] == "message body is not JSON"
+
+
+def test_a_dead_letter_queue_that_cannot_be_reached_never_fails_the_whole_batch(
+    runner: ScriptedRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No region anywhere: boto3 cannot even build the SQS client. The permanent record is left to the redrive
+    # policy (reported failed); the good record is not redelivered.
+    monkeypatch.setenv("RUNNER_DLQ_URL", "https://sqs.example.invalid/1/dlq")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    response = aws.consume(_event("sqs_standard.json", ["moved", "permanent"]), _context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+
+
+def test_fifo_does_not_run_a_record_after_a_failure_in_its_group(runner: ScriptedRunner) -> None:
+    # groups: m0 even, m1 odd, m2 even, m3 odd. m0 fails, so m2 must wait for it (FIFO order within a group):
+    # it is reported for redelivery without running. The other group runs in order, batched across groups.
+    response = aws.consume(_event("sqs_fifo.json", ["retry", "moved", "moved", "moved"]), _context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m2"}]}
+    ran = [[m.message_id for m in messages] for messages, _ in runner.calls]
+    assert ran == [["m0", "m1"], ["m3"]]
