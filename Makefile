@@ -38,7 +38,7 @@ typecheck: $(INSTALLED)
 test: install lint typecheck
 	$(PY) -m pytest
 
-demo: install
+demo: $(INSTALLED) $(RIE)
 	$(VENV)/bin/runner-core local demo
 
 bench: install

@@ -52,10 +52,19 @@ class DecodedMessage:
         return self.version is not None
 
 
-def decode_message(body: str | bytes | bytearray) -> DecodedMessage:
-    """Decode one message body, or raise `MessageDecodeError` saying exactly what is wrong."""
+def decode_message(body: str | bytes | bytearray, *, max_bytes: int | None = None) -> DecodedMessage:
+    """Decode one message body, or raise `MessageDecodeError` saying exactly what is wrong.
+
+    `max_bytes` rejects a larger body before parsing it, so an oversized message is dead-lettered, not processed.
+    """
     if not isinstance(body, str | bytes | bytearray):
         raise MessageDecodeError(f"message body must be str or bytes, not {type(body).__name__}")
+    if max_bytes is not None:
+        size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
+        if size > max_bytes:
+            raise MessageDecodeError(
+                f"message body is {size} bytes, over the limit of {max_bytes} (RUNNER_MAX_MESSAGE_BYTES)"
+            )
     if isinstance(body, bytes | bytearray):
         try:
             body = bytes(body).decode("utf-8")

@@ -1,4 +1,4 @@
-"""Encord credentials and domain, read from the environment (the same variables as encord-agents)."""
+"""Settings read from the environment: Encord credentials and domain (as encord-agents), and queue limits."""
 
 from __future__ import annotations
 
@@ -86,3 +86,16 @@ def _looks_like_existing_path(value: str) -> bool:
 
 
 __all__ = ["EncordSettings"]
+
+
+class QueueSettings(BaseSettings):
+    """Limits a QueueRunner applies to what arrives from a queue (`RUNNER_` variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNNER_", extra="ignore")
+
+    max_message_bytes: int = Field(
+        default=256 * 1024,
+        gt=0,
+        description="A larger message body is rejected as permanent (dead-lettered) before it is parsed. "
+        "256 KiB is SQS's default maximum; a task is ~300 bytes, so a Pub/Sub message still holds ~800 tasks.",
+    )

@@ -1,0 +1,12 @@
+"""The local stack: the whole system on real emulators (`runner-core local up|down|status|demo`, `make demo`).
+
+processes.py   managed child processes: free ports, readiness, one session each, clean shutdown, logs
+components.py  how each real component starts (Encord emulator, moto_server, Pub/Sub emulator JAR,
+               functions-framework, the Lambda RIE with awslambdaric, the deliverers)
+sqs.py         queues + DLQ on moto and the poller that plays Lambda's SQS event source mapping
+pubsub.py      topic, subscription (dead-letter, retry) and the bridge that delivers Eventarc CloudEvents
+stack.py       the Python API: Stack, AwsPath, GcpPath
+demo.py / report.py / cli.py   the demo, its HTML report, the commands
+testing.py     helpers for end-to-end tests; selftest.py: tiny handlers that exercise delivery alone
+rie.py         fetches the RIE binary from the aws-sam-cli wheel (`python -m deploy.local.rie fetch`)
+"""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from runner_core.models import LabelRowInitialiseLabelsArgs, LabelRowMetadataIncludeArgs, TaskCompletionResult
     from runner_core.runners.agent import RunnerAgent
     from runner_core.runners.state import WorkItem
+    from runner_core.settings import QueueSettings
 
 logger = logging.getLogger("runner_core")
 
@@ -61,6 +62,7 @@ class QueueRunner(RunnerBase):
         if project_hash is None:
             raise ConfigurationError("QueueRunner needs a project_hash")
         super().__init__(project_hash, user_client=user_client)
+        self._queue_settings_cache: QueueSettings | None = None
 
     @property
     def project_hash(self) -> str:
@@ -124,6 +126,14 @@ class QueueRunner(RunnerBase):
 
     # --- internals -------------------------------------------------------------------------------------------
 
+    def _queue_settings(self) -> QueueSettings:
+        # Read on first use (not at import or construction), then kept for the life of the instance.
+        if self._queue_settings_cache is None:
+            from runner_core.settings import QueueSettings
+
+            self._queue_settings_cache = QueueSettings()
+        return self._queue_settings_cache
+
     def _process(
         self, messages: Sequence[QueueMessage], *, default_agent: RunnerAgent | None, deadline: float | None
     ) -> list[MessageResult]:
@@ -131,12 +141,13 @@ class QueueRunner(RunnerBase):
         from runner_core.runners.classify import sanitise, short_reason
         from runner_core.runners.state import WorkItem
 
+        max_bytes = self._queue_settings().max_message_bytes
         errors: dict[int, str] = {}
         task_outcomes: dict[int, list[TaskOutcome | None]] = {}
         groups: dict[int, tuple[RunnerAgent, list[_Slot]]] = {}
         for m_index, message in enumerate(messages):
             try:
-                decoded = decode_message(message.body)
+                decoded = decode_message(message.body, max_bytes=max_bytes)
             except MessageDecodeError as exc:
                 reason = sanitise(str(exc))  # the reason may quote the body: never let a secret in it leave
                 logger.warning("message %s rejected: %s", message.message_id, reason)

@@ -126,3 +126,14 @@ def test_bad_bodies_say_exactly_what_is_wrong(body: str | bytes, reason: str) ->
 def test_a_body_that_is_not_text_is_rejected() -> None:
     with pytest.raises(MessageDecodeError, match="must be str or bytes, not dict"):
         decode_message({"uuid": "x"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("body", ["x" * 101, b"x" * 101, "é" * 51])
+def test_a_body_over_the_limit_is_rejected_before_parsing(body: str | bytes) -> None:
+    with pytest.raises(MessageDecodeError, match=r"message body is 10[12] bytes, over the limit of 100"):
+        decode_message(body, max_bytes=100)
+
+
+def test_a_body_at_the_limit_is_parsed() -> None:
+    body = json.dumps([{"uuid": str(uuid4()), "data_hash": str(uuid4())}])
+    assert len(decode_message(body, max_bytes=len(body)).tasks) == 1

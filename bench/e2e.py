@@ -1,0 +1,187 @@
+"""End-to-end throughput: 500 image tasks through each local cloud path, and the same 500 through SequentialRunner.
+
+Every run starts from the same seed (250 bright + 250 dark 32x32 images in the demo workflow) on a fresh Encord
+emulator process, runs the demo agent (examples/demo/agent.py: first frame -> brightness label -> pathway), and is
+timed from the producer's call until no task is left in the agent stage (and the queue is empty). The throughput is
+tasks moved per second of that wall time. Run: `python -m bench e2e` (writes its section of bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from encord.objects.ontology_labels_impl import LabelRowV2
+from encord.user_client import EncordUserClient
+from numpy.typing import NDArray
+
+from deploy.local.encord import EmulatorControl
+from deploy.local.errors import ComponentUnavailableError
+from deploy.local.seeds import DEMO_PROJECT_HASH, image_project_seed, write_seed
+from deploy.local.stack import AwsPath, AwsPathConfig, EncordAccess, GcpPath, GcpPathConfig, Stack
+from examples.demo.agent import PATHWAY_FOR, brightness_label, set_brightness
+from runner_core import Depends, SequentialRunner, TaskAgentReturnStruct
+from runner_core.dependencies import dep_single_frame
+
+TASKS = 500
+STAGE = "pre-label"
+AWS_INSTANCES = (2, 4)  # concurrent Lambda instances (one RIE each), batch size 10
+GCP_CONCURRENCY = 8  # concurrent requests to the Cloud Function (functions-framework threads)
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+SECTION_START = "<!-- bench.e2e:start -->"
+SECTION_END = "<!-- bench.e2e:end -->"
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    name: str
+    setting: str
+    seconds: float
+    moved: int
+    requests: int
+
+    @property
+    def tasks_per_s(self) -> float:
+        return self.moved / self.seconds
+
+
+def _wait_done(control: EmulatorControl, drained: Callable[[], bool], *, timeout_s: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if control.stage_counts(DEMO_PROJECT_HASH)[STAGE] == 0 and drained():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"tasks still waiting after {timeout_s:.0f} s")
+
+
+def _moved(control: EmulatorControl) -> int:
+    counts = control.stage_counts(DEMO_PROJECT_HASH)
+    return counts["Annotate"] + counts["Complete"]
+
+
+def measure_path(cloud: str, seed: Path, root: Path, *, instances: int = 2) -> Measurement:
+    with Stack(run_dir=root / f"{cloud}-{instances}") as stack:
+        encord = stack.encord_emulator(seed=seed)
+        control = EmulatorControl(encord.url)
+        path: AwsPath | GcpPath
+        if cloud == "aws":
+            path = stack.aws_path(encord=encord, config=AwsPathConfig(instances=instances))
+            setting = f"{instances} Lambda instances (RIE), batches of 10, standard queue"
+        else:
+            path = stack.gcp_path(encord=encord, config=GcpPathConfig(concurrency=GCP_CONCURRENCY))
+            setting = f"{GCP_CONCURRENCY} concurrent deliveries, 1 task per message"
+        path.start_dispatcher()
+        control.reset(state=False, requests=True, faults=False)
+        started = time.perf_counter()
+        path.dispatch()
+
+        def drained() -> bool:
+            if isinstance(path, AwsPath):
+                return path.depth() == 0
+            return path.bridge is not None and path.bridge.idle_for() > 0.5
+
+        _wait_done(control, drained)
+        seconds = time.perf_counter() - started
+        return Measurement(
+            f"{cloud.upper()} path", setting, seconds, moved=_moved(control), requests=control.api_requests()
+        )
+
+
+def measure_sequential(seed: Path, root: Path) -> Measurement:
+    with Stack(run_dir=root / "sequential") as stack:
+        encord: EncordAccess = stack.encord_emulator(seed=seed)
+        control = EmulatorControl(encord.url)
+        client = EncordUserClient.create_with_ssh_private_key(
+            ssh_private_key=encord.key_file.read_text(), domain=encord.url
+        )
+        runner = SequentialRunner(project_hash=DEMO_PROJECT_HASH, user_client=client)
+
+        @runner.stage(STAGE)
+        def pre_label(
+            label_row: LabelRowV2, frame: Annotated[NDArray[np.uint8], Depends(dep_single_frame)]
+        ) -> TaskAgentReturnStruct:
+            answer = brightness_label(frame)
+            set_brightness(label_row, answer)
+            return TaskAgentReturnStruct(pathway=PATHWAY_FOR[answer], label_row=label_row)
+
+        control.reset(state=False, requests=True, faults=False)
+        started = time.perf_counter()
+        runner()
+        seconds = time.perf_counter() - started
+        return Measurement(
+            "SequentialRunner", "one process, default batch of 300", seconds, _moved(control), control.api_requests()
+        )
+
+
+def _section(measurements: list[Measurement], skipped: list[str]) -> str:
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs (nproc), Python {platform.python_version()}"
+    lines = [
+        SECTION_START,
+        "## End-to-end throughput (`bench.e2e`)",
+        "",
+        f"{TASKS} image tasks (32x32 PNG, demo agent: first frame -> brightness label -> pathway) from the producer's",
+        "call until none is left in the agent stage (the functions' cold starts included), each run on a fresh "
+        "Encord emulator process. "
+        f"Machine: {machine}, shared with other work. Command: `python -m bench e2e`.",
+        "",
+        "| run | setting | tasks moved | wall time | tasks/s | Encord API requests |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {m.name} | {m.setting} | {m.moved} | {m.seconds:.1f} s | {m.tasks_per_s:.1f} | {m.requests} |"
+        for m in measurements
+    ]
+    lines += [
+        "",
+        "Reading: every process (emulator, RIEs or functions-framework, pollers) shares the same cores, so the queue",
+        "paths are CPU-bound here (more Lambda instances do not help on 2 cores). What separates them from",
+        "SequentialRunner is per-message work: an SQS receive/delete and one invocation per batch of 10 on AWS, one",
+        "HTTP delivery and a full runner pass per single-task message on GCP, against batches of 300 in one process.",
+    ]
+    lines += [f"\nSkipped: {reason}" for reason in skipped]
+    lines.append(SECTION_END)
+    return "\n".join(lines) + "\n"
+
+
+def write_results(section: str, path: Path = RESULTS) -> None:
+    """Replace this benchmark's section of RESULTS.md (or append it), leaving the other sections alone."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    if SECTION_START in text and SECTION_END in text:
+        head, rest = text.split(SECTION_START, 1)
+        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> None:
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    measurements: list[Measurement] = []
+    skipped: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        root = Path(tmp)
+        seed = write_seed(image_project_seed(bright=TASKS // 2, dark=TASKS // 2, size=32), root / "seed.yaml")
+        for cloud, instances in [*(("aws", n) for n in AWS_INSTANCES), ("gcp", 0)]:
+            try:
+                measurements.append(measure_path(cloud, seed, root, instances=instances))
+                print(measurements[-1], flush=True)
+            except ComponentUnavailableError as exc:
+                skipped.append(f"{cloud}: {exc}")
+                print(f"skipped {cloud}: {exc}", flush=True)
+        measurements.append(measure_sequential(seed, root))
+        print(measurements[-1], flush=True)
+    section = _section(measurements, skipped)
+    write_results(section)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

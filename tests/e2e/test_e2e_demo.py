@@ -1,0 +1,62 @@
+"""The demo project through each cloud path: the producer function enqueues every waiting task, the consumer function
+runs the example agent, and every task ends in the stage its pathway names, exactly once, with its label saved."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from deploy.local.seeds import DEMO_SEED
+from deploy.local.stack import Stack
+from deploy.local.testing import start_path
+
+STAGE_OF_PATHWAY = {"annotate": "Annotate", "skip": "Complete"}
+ANSWER_OF_PATHWAY = {"annotate": "bright", "skip": "dark"}
+
+
+def _check_demo_run(cloud: str, stack: Stack, *, fifo: bool = False, raw_push: bool = False) -> None:
+    run = start_path(stack, cloud, seed=DEMO_SEED, fifo=fifo, gcp_raw_push=raw_push)
+    tasks = run.tasks()
+    assert len(tasks) == 28
+    assert {t.stage for t in tasks} == {"pre-label"}
+
+    dispatched = run.path.dispatch()
+    assert dispatched["tasks"] == len(tasks)
+    run.wait_settled(moved={t.task_uuid for t in tasks}, dead_letters=0, timeout_s=90)
+
+    final = {t.task_uuid: t for t in run.tasks()}
+    summary = run.summary()
+    assert summary.moved_twice == []
+    assert sorted(summary.moves_per_task) == sorted(final), "every task moved, each by exactly one function call"
+    answers = run.answers()
+    pathways: Counter[str] = Counter()
+    for task in final.values():
+        # The image titles say what the agent must see; videos and the image group are judged by their answer.
+        (answer,) = answers[task.data_hash]  # one classification instance: the label saved once
+        if task.data_title.startswith(("bright", "dark")):
+            assert answer == task.data_title.split("-")[0], task.data_title
+        pathway = next(p for p, a in ANSWER_OF_PATHWAY.items() if a == answer)
+        assert task.stage == STAGE_OF_PATHWAY[pathway], task.data_title
+        assert task.labels_saved
+        pathways[pathway] += 1
+    assert summary.moved_by_pathway == pathways
+    assert run.dead_letters() == []
+
+
+@pytest.mark.timeout(120)
+def test_demo_project_through_each_cloud_path(cloud_stack: tuple[str, Stack]) -> None:
+    cloud, stack = cloud_stack
+    _check_demo_run(cloud, stack)
+
+
+@pytest.mark.timeout(120)
+def test_demo_project_through_a_fifo_queue(aws_stack: Stack) -> None:
+    _check_demo_run("aws", aws_stack, fifo=True)
+
+
+@pytest.mark.timeout(120)
+def test_demo_project_through_a_raw_push_subscription(gcp_stack: Stack) -> None:
+    """The other GCP deployment: a push subscription we own, whose raw body (with deliveryAttempt) reaches
+    functions.gcp.consume_http."""
+    _check_demo_run("gcp", gcp_stack, raw_push=True)
