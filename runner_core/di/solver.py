@@ -193,7 +193,7 @@ class _Solver:
             case CallKind.ASYNC_GENERATOR:
                 manager = contextlib.asynccontextmanager(sub.call)(**kwargs)
                 value = await manager.__aenter__()
-                self._stack.push_async_exit(_AsyncTeardown(manager, sub.qualname))
+                self._stack.push_async_exit(_Teardown(manager.__aexit__, sub.qualname))
                 return value
             case CallKind.SYNC_GENERATOR:
                 return await self._enter_sync_generator(sub, kwargs)
@@ -216,42 +216,39 @@ class _Solver:
             raise
         finally:
             if entering.done() and not entering.cancelled() and entering.exception() is None:
-                self._stack.push_async_exit(_SyncTeardown(manager, sub.qualname))
+                self._stack.push_async_exit(_Teardown(_exit_in_thread(manager), sub.qualname))
 
 
-class _SyncTeardown:
-    """Exit callback for a sync generator: runs its code after `yield` in a worker thread."""
+_ExitCall = Callable[[type[BaseException] | None, BaseException | None, TracebackType | None], Awaitable[bool | None]]
 
-    def __init__(self, manager: contextlib.AbstractContextManager[Any], name: str) -> None:
-        self._manager = manager
+
+class _Teardown:
+    """Exit callback for a generator dependency: runs its code after `yield` (`exit_call` is its `__exit__`)."""
+
+    def __init__(self, exit_call: _ExitCall, name: str) -> None:
+        self._exit_call = exit_call
         self._name = name
 
     async def __call__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
         try:
-            await asyncio.to_thread(self._manager.__exit__, exc_type, exc, tb)
+            await self._exit_call(exc_type, exc, tb)
         except Exception as err:
             _raise_teardown_error(err, exc, self._name)
         # Never suppress: a dependency must not hide the agent's exception from the runner.
         return False
 
 
-class _AsyncTeardown:
-    """Exit callback for an async generator."""
+def _exit_in_thread(manager: contextlib.AbstractContextManager[Any]) -> _ExitCall:
+    """A sync generator's `__exit__`, run in a worker thread like its code before `yield`."""
 
-    def __init__(self, manager: contextlib.AbstractAsyncContextManager[Any], name: str) -> None:
-        self._manager = manager
-        self._name = name
+    async def exit_call(
+        exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        return await asyncio.to_thread(manager.__exit__, exc_type, exc, tb)
 
-    async def __call__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool:
-        try:
-            await self._manager.__aexit__(exc_type, exc, tb)
-        except Exception as err:
-            _raise_teardown_error(err, exc, self._name)
-        return False
+    return exit_call
 
 
 def _raise_teardown_error(err: Exception, in_flight: BaseException | None, name: str) -> None:

@@ -17,6 +17,14 @@ def _stage(project: Project, name: str = "pre-label") -> AgentStage:
     return project.workflow.get_stage(name=name, type_=AgentStage)
 
 
+def _demo_paged_by(emulator_factory: EmulatorFactory, *, page_size: int) -> tuple[RunningEmulator, AgentStage]:
+    """The demo project served `page_size` tasks per page, and its `pre-label` stage."""
+    seed = yaml.safe_load(DEMO_SEED.read_text())
+    seed["settings"]["page_size"] = page_size
+    emulator = emulator_factory(seed)
+    return emulator, _stage(emulator.client().get_project(emulator.project_hash))
+
+
 def _task_titled(stage: AgentStage, prefix: str) -> AgentTask:
     return next(task for task in stage.get_tasks() if task.data_title.startswith(prefix))
 
@@ -177,11 +185,7 @@ def test_move_tasks_to_another_stage(emulator: RunningEmulator) -> None:
 
 
 def test_task_listing_pages_and_filters(emulator_factory: EmulatorFactory) -> None:
-    seed = yaml.safe_load(DEMO_SEED.read_text())
-    seed["settings"]["page_size"] = 5
-    emulator = emulator_factory(seed)
-    project = emulator.client().get_project(emulator.project_hash)
-    stage = _stage(project)
+    emulator, stage = _demo_paged_by(emulator_factory, page_size=5)
     tasks = list(stage.get_tasks())
     assert len(tasks) == 28
     assert len({task.uuid for task in tasks}) == 28
@@ -192,11 +196,7 @@ def test_task_listing_pages_and_filters(emulator_factory: EmulatorFactory) -> No
 
 
 def test_paging_while_proceeding_visits_every_task(emulator_factory: EmulatorFactory) -> None:
-    seed = yaml.safe_load(DEMO_SEED.read_text())
-    seed["settings"]["page_size"] = 4
-    emulator = emulator_factory(seed)
-    project = emulator.client().get_project(emulator.project_hash)
-    stage = _stage(project)
+    emulator, stage = _demo_paged_by(emulator_factory, page_size=4)
     visited = []
     for task in stage.get_tasks():  # pages are fetched lazily, between the proceeds
         task.proceed(pathway_name="annotate")

@@ -3,8 +3,6 @@ Google's Pub/Sub emulator (Java), each on a free loopback port."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -19,7 +17,7 @@ from encord_emulator.testing import DEMO_SEED, RunningEmulator, run_emulator
 from functions import _target
 from functions.publishers import pubsub as pubsub_publisher
 from runner_core.client import clear_client_cache
-from tests.integration.functions.fn_harness import Moto, PubSubEmulator
+from tests.integration.functions.fn_harness import Moto, PubSubEmulator, stop_process_group
 
 TARGET = "tests.integration.functions.fn_agents:runner"  # fn_agents.TARGET; imported lazily below
 DUMMY_AWS = {
@@ -112,12 +110,7 @@ def pubsub_server() -> Iterator[PubSubEmulator]:
         _wait_http(f"http://127.0.0.1:{port}/", expect="Ok", timeout_s=30)
         yield PubSubEmulator(host=f"127.0.0.1:{port}")
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout_s=10)
 
 
 @pytest.fixture

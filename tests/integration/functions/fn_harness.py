@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 import requests
@@ -16,11 +19,34 @@ from flask.testing import FlaskClient
 from runner_core.messages import decode_message
 from runner_core.producer import OutboundMessage
 
+if TYPE_CHECKING:
+    import pytest
+
 
 def lambda_context(remaining_s: float = 60.0) -> LambdaContext:
     """awslambdaric's own LambdaContext, as the Lambda runtime builds it."""
     deadline_ms = int((time.time() + remaining_s) * 1000)
     return LambdaContext("8f5e1b7c-req", None, None, deadline_ms, "arn:aws:lambda:us-east-1:123456789012:function:fn")
+
+
+def stop_process_group(process: subprocess.Popen[bytes], *, timeout_s: float) -> None:
+    """Stop a server started with `start_new_session=True`: SIGTERM its group (by PID), SIGKILL it if it lingers."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def install_failure_pathway_runner(monkeypatch: pytest.MonkeyPatch, *, project_hash: str, max_attempts: int) -> None:
+    """RUNNER_TARGET becomes a runner that sends a task along `skip` once its last delivery attempt fails."""
+    # Imported here: fn_agents builds its module-level runner from the environment when first imported.
+    from functions import _target
+    from tests.integration.functions import fn_agents
+
+    monkeypatch.setitem(_target._loaded, fn_agents.TARGET, fn_agents.build_runner(project_hash, failure_pathway="skip"))
+    monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", str(max_attempts))
 
 
 def queue_arn(sqs: Any, queue_url: str) -> str:

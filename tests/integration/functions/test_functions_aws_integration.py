@@ -17,6 +17,7 @@ from tests.integration.functions import fn_agents
 from tests.integration.functions.fn_harness import (
     bad_bodies,
     drain,
+    install_failure_pathway_runner,
     lambda_context,
     receive_event,
     task_uuid_of,
@@ -116,12 +117,7 @@ def test_same_task_delivered_twice_is_moved_once(
 def test_fifo_queue_group_and_dedup_and_failure_pathway_on_last_attempt(
     emu: RunningEmulator, moto: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(
-        _target._loaded,
-        fn_agents.TARGET,
-        fn_agents.build_runner(emu.project_hash, failure_pathway="skip"),
-    )
-    monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", "2")
+    install_failure_pathway_runner(monkeypatch, project_hash=emu.project_hash, max_attempts=2)
     queue_url = _queue(moto, "tasks.fifo")
     by_title = _messages_by_title(emu)
     report = SqsPublisher(queue_url=queue_url).publish([by_title[fn_agents.RAISES_ON], by_title["dark-01.png"]])

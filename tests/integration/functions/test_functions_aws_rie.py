@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +19,14 @@ from deploy.local.rie import default_rie_path
 from encord_emulator.testing import RunningEmulator
 from runner_core.producer import build_messages
 from tests.integration.functions import fn_agents
-from tests.integration.functions.fn_harness import Moto, bad_bodies, receive_event, task_uuid_of, title_of
+from tests.integration.functions.fn_harness import (
+    Moto,
+    bad_bodies,
+    receive_event,
+    stop_process_group,
+    task_uuid_of,
+    title_of,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
@@ -76,12 +82,7 @@ def rie(emu: RunningEmulator, moto: Moto, tmp_path: Path) -> Iterator[str]:
             time.sleep(0.05)
         yield f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout_s=5)
         log.close()
 
 

@@ -18,7 +18,13 @@ from functions.publishers.pubsub import PubSubPublisher
 from functions.webhook import sign
 from runner_core.producer import OutboundMessage, build_messages
 from tests.integration.functions import fn_agents
-from tests.integration.functions.fn_harness import PubSubEmulator, ff_client, task_uuid_of, title_of
+from tests.integration.functions.fn_harness import (
+    PubSubEmulator,
+    ff_client,
+    install_failure_pathway_runner,
+    task_uuid_of,
+    title_of,
+)
 
 EVENTS = Path(__file__).parents[2] / "events"
 SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")
@@ -216,14 +222,7 @@ def test_webhook_dispatch_on_gcp(emu: RunningEmulator, topics: _Topics, monkeypa
 def test_last_delivery_attempt_routes_along_the_failure_pathway(
     emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from functions import _target
-
-    monkeypatch.setitem(
-        _target._loaded,
-        fn_agents.TARGET,
-        fn_agents.build_runner(emu.project_hash, failure_pathway="skip"),
-    )
-    monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", "3")
+    install_failure_pathway_runner(monkeypatch, project_hash=emu.project_hash, max_attempts=3)
     body = _by_title(emu)[fn_agents.RAISES_ON].body
     raw = _golden("pubsub_push_raw.json")
     raw["message"]["data"] = _b64(body)

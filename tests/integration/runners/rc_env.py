@@ -13,6 +13,8 @@ from encord.user_client import EncordUserClient
 from encord.workflow.stages.agent import AgentStage, AgentTask
 
 from encord_emulator.testing import RunningEmulator
+from runner_core import TaskCompletionResult
+from runner_core.messages import encode_envelope
 
 PROJECT_HASH = "5a1e0000-0000-4000-8000-000000000001"
 PRE_LABEL = "pre-label"
@@ -76,6 +78,10 @@ class Env:
     def tasks(self, title: str = PRE_LABEL) -> list[AgentTask]:
         return list(self.stage(title).get_tasks())
 
+    def envelope(self, tasks: list[AgentTask], stage: str = PRE_LABEL) -> str:
+        """A queue message body carrying `tasks` for the agent of `stage`."""
+        return encode_envelope(project_hash=self.project_hash, stage_uuid=self.stage(stage).uuid, tasks=tasks)
+
     def where(self, task: AgentTask) -> str:
         return self.emu.state.task_stage(task.uuid)
 
@@ -92,6 +98,11 @@ class Env:
 
 
 EnvFactory = Callable[..., Env]
+
+
+def completion_result(raw: str) -> TaskCompletionResult:
+    """Parse what a queue-wrapped agent returns (TaskCompletionResult JSON)."""
+    return TaskCompletionResult.model_validate_json(raw)
 
 
 def add_brightness(label_row: LabelRowV2, answer: str) -> None:

@@ -17,18 +17,8 @@ from runner_core import (
     QueueRunner,
     SequentialRunner,
     TaskAgentReturnStruct,
-    TaskCompletionResult,
 )
-from runner_core.messages import encode_envelope
-from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, add_brightness
-
-
-def _envelope(env: Env, tasks: list[AgentTask], stage: str = PRE_LABEL) -> str:
-    return encode_envelope(project_hash=env.project_hash, stage_uuid=env.stage(stage).uuid, tasks=tasks)
-
-
-def _result(raw: str) -> TaskCompletionResult:
-    return TaskCompletionResult.model_validate_json(raw)
+from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, add_brightness, completion_result
 
 
 @pytest.mark.timeout(30)
@@ -46,14 +36,14 @@ def test_an_agent_raising_a_base_exception_fails_only_its_task(env: Env, raised:
         add_brightness(lr, "bright")
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr)
 
-    result = _result(exits(_envelope(env, tasks)))
+    result = completion_result(exits(env.envelope(tasks)))
     assert [r.outcome for r in result.results] == [Outcome.MOVED, Outcome.FAILED, Outcome.MOVED]
     assert result.results[1].retryable
     assert (result.results[1].error or "").startswith(raised.__name__)
     assert [env.where(t) for t in tasks] == ["Annotate", PRE_LABEL, "Annotate"]
     # The runner still works afterwards (its event loop survived).
     again = [t for t in env.tasks() if t.uuid != doomed][:1]
-    assert _result(exits(_envelope(env, again))).results[0].outcome is Outcome.MOVED
+    assert completion_result(exits(env.envelope(again))).results[0].outcome is Outcome.MOVED
 
 
 def test_a_label_row_that_cannot_be_saved_fails_only_its_task(env: Env) -> None:
@@ -69,7 +59,7 @@ def test_a_label_row_that_cannot_be_saved_fails_only_its_task(env: Env) -> None:
         add_brightness(lr, "bright")
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr)
 
-    result = _result(agent(_envelope(env, tasks)))
+    result = completion_result(agent(env.envelope(tasks)))
     assert [r.outcome for r in result.results] == [Outcome.FAILED, Outcome.MOVED, Outcome.MOVED]
     assert env.where(tasks[0]) == PRE_LABEL  # labels not saved: the task does not move
     assert [env.where(t) for t in tasks[1:]] == ["Annotate", "Annotate"]
@@ -87,7 +77,7 @@ def test_a_rejected_priority_fails_only_its_task(env: Env) -> None:
         priority = 1.5 if task.uuid == doomed else 0.25  # Encord accepts priorities in [0, 1] only
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr, label_row_priority=priority)
 
-    result = _result(agent(_envelope(env, tasks)))
+    result = completion_result(agent(env.envelope(tasks)))
     assert [r.outcome for r in result.results] == [Outcome.MOVED, Outcome.MOVED, Outcome.FAILED]
     assert [env.where(t) for t in tasks] == ["Annotate", "Annotate", PRE_LABEL]
     assert [env.emu.state.priority(t.data_hash) for t in tasks[:2]] == [0.25, 0.25]
@@ -108,7 +98,7 @@ def test_a_rejected_move_skips_only_its_task(env: Env) -> None:
         add_brightness(lr, "bright")
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr)
 
-    result = _result(agent(_envelope(env, tasks)))
+    result = completion_result(agent(env.envelope(tasks)))
     assert [r.outcome for r in result.results] == [Outcome.MOVED, Outcome.SKIPPED, Outcome.MOVED]
     assert [env.where(t) for t in tasks] == ["Annotate", "Complete", "Annotate"]
     assert all(env.answers(t) == ["bright"] for t in tasks)  # its labels were saved before the move was tried
@@ -121,7 +111,7 @@ def test_a_deadline_too_close_costs_no_encord_request(env: Env) -> None:
     def agent(lr: LabelRowV2) -> str:
         return "annotate"
 
-    body = _envelope(env, env.tasks()[:1])
+    body = env.envelope(env.tasks()[:1])
     runner.validate()
     env.emu.reset_counters()
     (result,) = runner.process([QueueMessage("m", body)], deadline=time.monotonic() + 0.5)
@@ -142,10 +132,10 @@ def test_priority_returned_with_its_label_row_needs_no_extra_listing(env: Env) -
         return TaskAgentReturnStruct(pathway="annotate", label_row=row, label_row_priority=0.0)
 
     task = env.tasks()[0]
-    body = _envelope(env, [task])
+    body = env.envelope([task])
     runner.validate()
     env.emu.reset_counters()
-    assert _result(agent(body)).success is True
+    assert completion_result(agent(body)).success is True
     listings = env.emu.requests("POST /public labelrowmetadata") + env.emu.requests("GET /public labelrowmetadata")
     assert listings == 1, env.emu.request_counters()  # the agent's own listing only
     assert env.emu.state.priority(task.data_hash) == 0.0
@@ -206,7 +196,7 @@ def test_encord_rejecting_priorities_fails_the_tasks_retryably_and_moves_none(en
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr, label_row_priority=0.3)
 
     tasks = env.tasks()[:3]
-    body = _envelope(env, tasks)
+    body = env.envelope(tasks)
     rates = {"rate_503": 0.0, "rate_429": 0.0, fault: 1.0}
     priorities = f"/v2/public/projects/{env.project_hash}/priorities"
     env.emu.set_faults(rate_503=rates["rate_503"], rate_429=rates["rate_429"], retry_after_s=0, path_prefix=priorities)
@@ -230,7 +220,7 @@ def test_encord_failing_the_move_fails_the_tasks_retryably_after_their_labels_ar
 
     tasks = env.tasks()[:2]
     stage_uuid = env.stage().uuid
-    body = _envelope(env, tasks)
+    body = env.envelope(tasks)
     actions = f"/v2/public/projects/{env.project_hash}/workflow/stages/{stage_uuid}/actions"
     env.emu.set_faults(rate_503=1.0, path_prefix=actions)
     (result,) = runner.process([QueueMessage("m", body, attempt=1, max_attempts=3)])
@@ -255,7 +245,7 @@ def test_a_big_batch_lists_its_tasks_in_chunks(env: Env, monkeypatch: pytest.Mon
         return "annotate"
 
     tasks = env.tasks()[:5]
-    body = _envelope(env, tasks)
+    body = env.envelope(tasks)
     runner.validate()
     env.emu.reset_counters()
     (result,) = runner.process([QueueMessage("m", body)])

@@ -24,15 +24,7 @@ from runner_core import (
     TaskCompletionResult,
 )
 from runner_core.messages import encode_envelope
-from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, EnvFactory, add_brightness
-
-
-def _envelope(env: Env, tasks: list[AgentTask], stage: str = PRE_LABEL) -> str:
-    return encode_envelope(project_hash=env.project_hash, stage_uuid=env.stage(stage).uuid, tasks=tasks)
-
-
-def _result(raw: str) -> TaskCompletionResult:
-    return TaskCompletionResult.model_validate_json(raw)
+from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, EnvFactory, add_brightness, completion_result
 
 
 def test_pathway_name_moves_the_task_and_keeps_the_single_task_json(env: Env) -> None:
@@ -67,7 +59,7 @@ def test_pathway_uuid_moves_the_task(env: Env, as_string: bool) -> None:
         return str(pathway.uuid) if as_string else pathway.uuid
 
     tasks = env.tasks()[:2]
-    result = _result(by_uuid([t.model_dump_json() for t in tasks]))
+    result = completion_result(by_uuid([t.model_dump_json() for t in tasks]))
     assert result.success == [t.uuid for t in tasks]
     assert result.pathway == [skip.uuid, skip.uuid]
     assert [env.where(t) for t in tasks] == ["Complete", "Complete"]
@@ -82,7 +74,7 @@ def test_none_holds_the_task_and_still_saves_labels(env: Env) -> None:
         return TaskAgentReturnStruct(pathway=None, label_row=lr)
 
     task = env.tasks()[0]
-    result = _result(hold(task.model_dump_json()))
+    result = completion_result(hold(task.model_dump_json()))
     assert result.success is True
     assert result.pathway is None
     assert result.results[0].outcome is Outcome.HELD
@@ -100,7 +92,7 @@ def test_struct_with_label_row_and_priority(env: Env) -> None:
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr, label_row_priority=priority)
 
     tasks = sorted(env.tasks()[:3], key=lambda t: t.data_title)
-    result = _result(label_and_rank(_envelope(env, tasks)))
+    result = completion_result(label_and_rank(env.envelope(tasks)))
     assert [r.outcome for r in result.results] == [Outcome.MOVED] * 3
     assert [env.where(t) for t in tasks] == ["Annotate"] * 3
     assert [env.answers(t) for t in tasks] == [["bright"]] * 3
@@ -138,7 +130,7 @@ def test_annotated_and_default_value_depends_with_nested_dependencies(env: Env) 
         return "skip"
 
     tasks = env.tasks()[:2]
-    result = _result(documented_style(_envelope(env, tasks)))
+    result = completion_result(documented_style(env.envelope(tasks)))
     assert result.success == [t.uuid for t in tasks]
     assert sorted(seen) == sorted((t.data_title, len(t.data_title), "runner tests", True, t.data_title) for t in tasks)
 
@@ -155,7 +147,7 @@ def test_async_agent_and_async_dependency(env: Env) -> None:
         return pathway
 
     tasks = sorted(env.tasks()[:2], key=lambda t: t.data_title)
-    _result(async_agent(_envelope(env, tasks)))
+    completion_result(async_agent(env.envelope(tasks)))
     assert [env.where(t) for t in tasks] == ["Annotate", "Complete"]
 
 
@@ -171,7 +163,7 @@ def test_one_failing_agent_in_ten_leaves_nine_moved_with_labels(env: Env) -> Non
         add_brightness(lr, "bright")
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr)
 
-    result = _result(sometimes_fails(_envelope(env, tasks)))
+    result = completion_result(sometimes_fails(env.envelope(tasks)))
     by_task = {r.task_uuid: r for r in result.results}
     assert [r.task_uuid for r in result.results] == [t.uuid for t in tasks]  # aligned with the input
     assert by_task[doomed].outcome is Outcome.FAILED
@@ -195,7 +187,7 @@ def test_unknown_pathway_fails_that_task_permanently(env: Env) -> None:
     def typo(task: AgentTask) -> str:
         return "anotate" if task.uuid == tasks[0].uuid else "annotate"
 
-    result = _result(typo(_envelope(env, tasks)))
+    result = completion_result(typo(env.envelope(tasks)))
     first, *rest = result.results
     assert first.outcome is Outcome.FAILED
     assert not first.retryable
@@ -215,7 +207,7 @@ def test_permanent_error_routes_to_failure_pathway(env: Env) -> None:
             raise PermanentError("corrupt image")
         return "annotate"
 
-    result = _result(rejects(_envelope(env, tasks)))
+    result = completion_result(rejects(env.envelope(tasks)))
     failed, moved = result.results
     assert failed.outcome is Outcome.FAILED
     assert failed.routed_to_failure_pathway
@@ -234,7 +226,7 @@ def test_retryable_failure_routes_to_failure_pathway_only_on_the_last_attempt(en
         raise TimeoutError("model server timed out")
 
     task = env.tasks()[0]
-    body = _envelope(env, [task])
+    body = env.envelope([task])
     (early,) = runner.process([QueueMessage("m1", body, attempt=1, max_attempts=3)])
     assert early.retryable
     assert env.where(task) == PRE_LABEL
@@ -256,7 +248,7 @@ def test_task_no_longer_at_the_stage_is_skipped(env: Env) -> None:
 
     moved, waiting = env.tasks()[:2]
     moved.proceed(pathway_name="skip")  # someone else moved it
-    result = _result(agent(_envelope(env, [moved, waiting])))
+    result = completion_result(agent(env.envelope([moved, waiting])))
     assert [r.outcome for r in result.results] == [Outcome.SKIPPED, Outcome.MOVED]
     assert calls == [waiting.uuid]
     assert env.where(moved) == "Complete"
@@ -273,9 +265,9 @@ def test_same_message_twice_in_sequence_moves_each_task_once(env: Env) -> None:
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr)
 
     tasks = env.tasks()[:3]
-    body = _envelope(env, tasks)
-    first = _result(agent(body))
-    second = _result(agent(body))
+    body = env.envelope(tasks)
+    first = completion_result(agent(body))
+    second = completion_result(agent(body))
     assert [r.outcome for r in first.results] == [Outcome.MOVED] * 3
     assert [r.outcome for r in second.results] == [Outcome.SKIPPED] * 3
     assert len(calls) == 3
@@ -292,12 +284,12 @@ def test_same_message_twice_at_once_moves_each_task_once(env_factory: EnvFactory
         return "annotate"
 
     tasks = env.tasks()[:4]
-    body = _envelope(env, tasks)
+    body = env.envelope(tasks)
     results: list[TaskCompletionResult] = []
 
     def deliver() -> None:
         entered.wait()
-        results.append(_result(agent(body)))
+        results.append(completion_result(agent(body)))
 
     threads = [threading.Thread(target=deliver) for _ in range(2)]
     for thread in threads:
@@ -317,13 +309,13 @@ def test_same_message_twice_at_once_moves_each_task_once(env_factory: EnvFactory
         return "annotate"
 
     rest = env.tasks()[:3]
-    body = _envelope(env, rest)
+    body = env.envelope(rest)
     racing: list[TaskCompletionResult] = []
     barrier = threading.Barrier(2, timeout=10)
 
     def deliver_to(fn: Any) -> None:
         barrier.wait()
-        racing.append(_result(fn(body)))
+        racing.append(completion_result(fn(body)))
 
     threads = [threading.Thread(target=deliver_to, args=(fn,)) for fn in (agent, same)]
     for thread in threads:
@@ -351,10 +343,10 @@ def test_priority_only_agent(env: Env) -> None:
 
     first, second = env.tasks()[:2]
     assert env.emu.state.priority(first.data_hash) == 0.5
-    assert _result(rank(first.model_dump_json())).success is True
+    assert completion_result(rank(first.model_dump_json())).success is True
     assert env.emu.state.priority(first.data_hash) == 0.0
     assert env.where(first) == "Annotate"
-    assert _result(rank_undeclared(second.model_dump_json())).success is True
+    assert completion_result(rank_undeclared(second.model_dump_json())).success is True
     assert env.emu.state.priority(second.data_hash) == 0.9
 
 
@@ -369,10 +361,10 @@ def test_batch_of_50_costs_at_most_8_requests(env_factory: EnvFactory) -> None:
 
     tasks = env.tasks()
     assert len(tasks) == 50
-    body = _envelope(env, tasks)
+    body = env.envelope(tasks)
     runner.validate()  # the project is resolved once per process (2 requests), not per batch
     env.emu.reset_counters()
-    result = _result(everything(body))
+    result = completion_result(everything(body))
     requests = env.emu.requests()
     assert [r.outcome for r in result.results] == [Outcome.MOVED] * 50
     assert requests <= 8, env.emu.request_counters()
@@ -403,9 +395,9 @@ def test_process_routes_envelopes_by_stage_and_reports_bad_messages(env: Env) ->
     )
     results = runner.process(
         [
-            QueueMessage("a", _envelope(env, [pre], PRE_LABEL)),
+            QueueMessage("a", env.envelope([pre], PRE_LABEL)),
             QueueMessage("b", "not json"),
-            QueueMessage("c", _envelope(env, [look], SECOND_LOOK)),
+            QueueMessage("c", env.envelope([look], SECOND_LOOK)),
             QueueMessage("d", look.model_dump_json()),  # bare form: ambiguous with two stages
             QueueMessage("e", other_project),
         ]
@@ -432,7 +424,7 @@ def test_deadline_fails_unstarted_tasks_retryably(env: Env) -> None:
         return "annotate"
 
     task = env.tasks()[0]
-    (result,) = runner.process([QueueMessage("m", _envelope(env, [task]))], deadline=time.monotonic() + 0.5)
+    (result,) = runner.process([QueueMessage("m", env.envelope([task]))], deadline=time.monotonic() + 0.5)
     assert result.retryable
     assert result.tasks[0].error == "deadline"
     assert env.where(task) == PRE_LABEL
@@ -445,7 +437,7 @@ def test_wrapper_never_raises_on_a_bad_message(env: Env) -> None:
     def agent(task: AgentTask) -> str:
         return "annotate"
 
-    result = _result(agent("{}"))
+    result = completion_result(agent("{}"))
     assert result.success is False
     assert "field 'uuid' is missing" in (result.error or "")
 
@@ -460,9 +452,7 @@ def test_messages_of_one_stage_are_processed_as_one_batch(env: Env) -> None:
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr)
 
     tasks = env.tasks()[:10]
-    messages = [
-        QueueMessage(f"m{i}", _envelope(env, [task]), attempt=2, max_attempts=5) for i, task in enumerate(tasks)
-    ]
+    messages = [QueueMessage(f"m{i}", env.envelope([task]), attempt=2, max_attempts=5) for i, task in enumerate(tasks)]
     runner.validate()
     env.emu.reset_counters()
     results = runner.process(messages)
@@ -480,6 +470,6 @@ def test_wrapper_accepts_a_non_string_without_raising(env: Env) -> None:
     def agent(task: AgentTask) -> str:
         return "annotate"
 
-    result = _result(agent([{"uuid": "x"}]))  # type: ignore[list-item]
+    result = completion_result(agent([{"uuid": "x"}]))  # type: ignore[list-item]
     assert result.success is False
     assert "must be str or bytes" in (result.error or "")

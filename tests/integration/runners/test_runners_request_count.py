@@ -13,12 +13,7 @@ from encord.workflow.stages.agent import AgentTask
 
 from functions._logging import outcome_lines
 from runner_core import MessageResult, Outcome, QueueMessage, QueueRunner, TaskAgentReturnStruct
-from runner_core.messages import encode_envelope
 from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, add_brightness
-
-
-def _envelope(env: Env, tasks: list[AgentTask], stage: str = PRE_LABEL) -> str:
-    return encode_envelope(project_hash=env.project_hash, stage_uuid=env.stage(stage).uuid, tasks=tasks)
 
 
 def test_each_outcome_carries_its_batch_request_count(env: Env, caplog: pytest.LogCaptureFixture) -> None:
@@ -29,7 +24,7 @@ def test_each_outcome_carries_its_batch_request_count(env: Env, caplog: pytest.L
         add_brightness(lr, "bright")
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr, label_row_priority=0.5)
 
-    messages = [QueueMessage(f"m{i}", _envelope(env, [task])) for i, task in enumerate(env.tasks()[:5])]
+    messages = [QueueMessage(f"m{i}", env.envelope([task])) for i, task in enumerate(env.tasks()[:5])]
     runner.validate()
     env.emu.reset_counters()
     with caplog.at_level(logging.DEBUG, logger="runner_core"):
@@ -50,7 +45,7 @@ def test_requests_made_by_the_agent_itself_are_counted(env: Env) -> None:
         project.list_label_rows_v2(data_hashes=[task.data_hash])  # one extra SDK request per task
         return "annotate"
 
-    body = _envelope(env, env.tasks()[:3])
+    body = env.envelope(env.tasks()[:3])
     runner.validate()
     env.emu.reset_counters()
     (result,) = runner.process([QueueMessage("m", body)])
@@ -76,7 +71,7 @@ def test_concurrent_batches_count_only_their_own_requests(env: Env) -> None:
         assert first_running.wait(10)
         return "accept"
 
-    bodies = [_envelope(env, env.tasks(PRE_LABEL)[:4]), _envelope(env, env.tasks(SECOND_LOOK)[:1], SECOND_LOOK)]
+    bodies = [env.envelope(env.tasks(PRE_LABEL)[:4]), env.envelope(env.tasks(SECOND_LOOK)[:1], SECOND_LOOK)]
     runner.validate()
     env.emu.reset_counters()
     results: dict[int, MessageResult] = {}
@@ -116,7 +111,7 @@ def test_the_functions_outcome_line_reports_the_count(env: Env) -> None:
     def agent(task: AgentTask) -> str:
         return "annotate"
 
-    message = QueueMessage("m", _envelope(env, env.tasks()[:2]), attempt=2)
+    message = QueueMessage("m", env.envelope(env.tasks()[:2]), attempt=2)
     runner.validate()
     env.emu.reset_counters()
     results = runner.process([message])

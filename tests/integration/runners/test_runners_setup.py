@@ -26,7 +26,6 @@ from runner_core import (
     TaskAgentReturnStruct,
     UnknownPathwayError,
 )
-from runner_core.messages import encode_envelope
 from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env
 
 PROJECT = "5a1e0000-0000-4000-8000-000000000001"
@@ -192,7 +191,7 @@ def test_dependency_failure_fails_only_its_task_and_teardown_always_runs(env: En
         return "annotate"
 
     tasks = sorted(env.tasks()[:3], key=lambda t: t.data_title)
-    body = encode_envelope(project_hash=env.project_hash, stage_uuid=env.stage().uuid, tasks=tasks)
+    body = env.envelope(tasks)
     (result,) = runner.process([QueueMessage("m", body)])
     outcomes = {t.task_uuid: t for t in result.tasks}
     assert outcomes[tasks[0].uuid].outcome is Outcome.MOVED
@@ -231,7 +230,7 @@ def test_task_scope_closes_before_labels_are_saved(env: Env) -> None:
         return TaskAgentReturnStruct(pathway="annotate", label_row=lr)
 
     tasks = env.tasks()[:3]
-    body = encode_envelope(project_hash=env.project_hash, stage_uuid=env.stage().uuid, tasks=tasks)
+    body = env.envelope(tasks)
     (result,) = runner.process([QueueMessage("m", body)])
     assert result.ok
     assert checked == [False, False, False]

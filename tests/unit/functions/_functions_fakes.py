@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from uuid import uuid4
 
 import functions_framework
+import pytest
 from flask.testing import FlaskClient
 
+from functions import _target
 from runner_core.outcomes import MessageResult, Outcome, QueueMessage, TaskOutcome
 
 
@@ -39,6 +41,15 @@ class ScriptedRunner:
             ),
         }[script]
         return MessageResult(message.message_id, (outcome,))
+
+
+def install_scripted_runner(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
+    """Make RUNNER_TARGET load a fresh ScriptedRunner (no real project behind it)."""
+    fake = ScriptedRunner()
+    _target.clear_cache()
+    monkeypatch.setitem(_target._loaded, "fn_scripted:runner", fake)
+    monkeypatch.setenv("RUNNER_TARGET", "fn_scripted:runner")
+    return fake
 
 
 def ff_client(source: str, target: str, signature_type: str) -> FlaskClient:

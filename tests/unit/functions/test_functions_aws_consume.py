@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from awslambdaric.lambda_context import LambdaContext
 
-from functions import _logging, _target, aws
-from tests.unit.functions._functions_fakes import ScriptedRunner
+from functions import _logging, aws
+from tests.unit.functions._functions_fakes import ScriptedRunner, install_scripted_runner
 
 EVENTS = Path(__file__).parents[2] / "events"
 
@@ -26,10 +26,7 @@ def _context(remaining_s: float = 60.0) -> LambdaContext:
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
-    fake = ScriptedRunner()
-    _target.clear_cache()
-    monkeypatch.setitem(_target._loaded, "fn_scripted:runner", fake)
-    monkeypatch.setenv("RUNNER_TARGET", "fn_scripted:runner")
+    fake = install_scripted_runner(monkeypatch)
     monkeypatch.delenv("RUNNER_DLQ_URL", raising=False)
     monkeypatch.delenv("ENCORD_SSH_KEY_SECRET_ARN", raising=False)
     return fake

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from functions import _target
-from tests.unit.functions._functions_fakes import ScriptedRunner, ff_client
+from tests.unit.functions._functions_fakes import ScriptedRunner, ff_client, install_scripted_runner
 
 EVENTS = Path(__file__).parents[2] / "events"
 SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")
@@ -23,10 +22,7 @@ SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
-    fake = ScriptedRunner()
-    _target.clear_cache()
-    monkeypatch.setitem(_target._loaded, "fn_scripted:runner", fake)
-    monkeypatch.setenv("RUNNER_TARGET", "fn_scripted:runner")
+    fake = install_scripted_runner(monkeypatch)
     monkeypatch.delenv("RUNNER_DEAD_LETTER_TOPIC", raising=False)
     return fake
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,9 @@ from runner_core.errors import PermanentError, RetryableError
 from runner_core.media.downloads import download
 from runner_core.media.errors import AssetRejectedError, AssetTooLargeError, DownloadError
 from runner_core.media.settings import MediaSettings
-from tests.unit.media.media_testkit import Fault, FileServer, fast_settings, file_server
+from tests.unit.media.media_testkit import Fault, FileServer, file_server
 
 PAYLOAD = os.urandom(300_000)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> MediaSettings:
-    return fast_settings(tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[FileServer]:
-    with file_server() as running:
-        yield running
 
 
 def test_streams_the_whole_body(server: FileServer, settings: MediaSettings, tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,21 +13,9 @@ from tests.unit.media.media_testkit import (
     Fault,
     MediaFiles,
     decode_all,
-    fast_settings,
     file_server,
-    make_media_files,
     pattern_frame,
 )
-
-
-@pytest.fixture(scope="session")
-def media_files(tmp_path_factory: pytest.TempPathFactory) -> MediaFiles:
-    return make_media_files(tmp_path_factory)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> MediaSettings:
-    return fast_settings(tmp_path)
 
 
 def test_png_decodes_to_exact_rgb(media_files: MediaFiles, settings: MediaSettings) -> None:

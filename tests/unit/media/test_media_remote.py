@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from runner_core.media.errors import AssetRejectedError, DownloadError
 from runner_core.media.remote import RangeNotSupportedError, RangeReader
 from runner_core.media.settings import MediaSettings
-from tests.unit.media.media_testkit import Fault, FileServer, fast_settings, file_server
+from tests.unit.media.media_testkit import Fault, FileServer
 
 DATA = os.urandom(1_000_000)
 BLOCK = 64 * 1024
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> MediaSettings:
-    return fast_settings(tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[FileServer]:
-    with file_server() as running:
-        yield running
 
 
 def test_reads_and_seeks_like_a_file(server: FileServer, settings: MediaSettings) -> None:

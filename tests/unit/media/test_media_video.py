@@ -15,17 +15,7 @@ from PIL import Image
 from runner_core.media.settings import MediaSettings
 from runner_core.media.temp import TEMP_PREFIX, sweep_stale, task_temp_dir
 from runner_core.media.video import Frame, VideoSampler, iter_video, sample_indices
-from tests.unit.media.media_testkit import MediaFiles, decode_all, fast_settings, make_media_files, pattern_frame
-
-
-@pytest.fixture(scope="session")
-def media_files(tmp_path_factory: pytest.TempPathFactory) -> MediaFiles:
-    return make_media_files(tmp_path_factory)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> MediaSettings:
-    return fast_settings(tmp_path)
+from tests.unit.media.media_testkit import MediaFiles, decode_all, pattern_frame
 
 
 def test_iterates_every_frame_in_order(media_files: MediaFiles, settings: MediaSettings) -> None:
