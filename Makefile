@@ -36,7 +36,7 @@ typecheck: $(INSTALLED)
 	$(PY) -m mypy
 
 test: install lint typecheck
-	$(PY) -m pytest
+	RUNNER_CORE_SLOW=1 $(PY) -m pytest
 
 demo: $(INSTALLED) $(RIE)
 	$(VENV)/bin/runner-core local demo
