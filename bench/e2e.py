@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from deploy.local.encord import EmulatorControl
 from deploy.local.errors import ComponentUnavailableError
 from deploy.local.seeds import DEMO_PROJECT_HASH, image_project_seed, write_seed
-from deploy.local.stack import AwsPath, AwsPathConfig, EncordAccess, GcpPath, GcpPathConfig, Stack
+from deploy.local.stack import AwsPath, AwsPathConfig, EncordAccess, GcpPath, GcpPathConfig, Stack, wait_for
 from examples.demo.agent import PATHWAY_FOR, brightness_label, set_brightness
 from runner_core import Depends, SequentialRunner, TaskAgentReturnStruct
 from runner_core.dependencies import dep_single_frame
@@ -53,12 +53,12 @@ class Measurement:
 
 
 def _wait_done(control: EmulatorControl, drained: Callable[[], bool], *, timeout_s: float = 600.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if control.stage_counts(DEMO_PROJECT_HASH)[STAGE] == 0 and drained():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"tasks still waiting after {timeout_s:.0f} s")
+    wait_for(
+        lambda: control.stage_counts(DEMO_PROJECT_HASH)[STAGE] == 0 and drained(),
+        timeout_s=timeout_s,
+        what=f"the {STAGE} stage to empty",
+        interval_s=0.1,
+    )
 
 
 def _moved(control: EmulatorControl) -> int:

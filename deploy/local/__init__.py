@@ -7,6 +7,7 @@ sqs.py         queues + DLQ on moto and the poller that plays Lambda's SQS event
 pubsub.py      topic, subscription (dead-letter, retry) and the bridge that delivers Eventarc CloudEvents
 stack.py       the Python API: Stack, AwsPath, GcpPath
 demo.py / report.py / cli.py   the demo, its HTML report, the commands
-testing.py     helpers for end-to-end tests; selftest.py: tiny handlers that exercise delivery alone
+testing.py     helpers for end-to-end tests
+workers.py     the delivery threads shared by the SQS poller and the Pub/Sub bridge
 rie.py         fetches the RIE binary from the aws-sam-cli wheel (`python -m deploy.local.rie fetch`)
 """

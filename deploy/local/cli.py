@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -17,6 +17,7 @@ from rich.table import Table
 
 from deploy.local.errors import ComponentUnavailableError, LocalStackError, StateFileError
 from deploy.local.processes import process_start_time, session_alive, stop_session
+from deploy.local.pubsub import emulator_host
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import DEFAULT_TARGET, AwsPathConfig, GcpPathConfig, Stack, new_run_dir
 
@@ -45,15 +46,32 @@ def _read_state(path: Path) -> dict[str, Any]:
         raise StateFileError(f"no local stack recorded in {path}: start one with `runner-core local up`") from None
     except ValueError as exc:
         raise StateFileError(f"{path} is not a state file written by `runner-core local up`: {exc}") from None
-    if not isinstance(state, dict) or not isinstance(state.get("components"), list):
+    if not isinstance(state, dict) or not _valid_components(state.get("components")):
         raise StateFileError(f"{path} is not a state file written by `runner-core local up`")
     return state
 
 
-def _is_ours(component: dict[str, Any]) -> bool:
-    """Still the process `up` started (same PID *and* start time), so a recycled PID is never signalled."""
+def _valid_components(components: object) -> bool:
+    # A PID of 0, 1 or below would make a signal reach our own group, init or every process: refuse the file.
+    return isinstance(components, list) and all(
+        isinstance(c, dict) and isinstance(c.get("pid"), int) and c["pid"] > 1 and "name" in c for c in components
+    )
+
+
+ComponentState = Literal["running", "leftovers", "gone"]
+
+
+def _component_state(component: dict[str, Any]) -> ComponentState:
+    """Whether what `up` started still runs, judged by PID *and* start time so a recycled PID is never signalled.
+
+    "leftovers": the session's leader is gone but processes it started remain in its session (e.g. a runtime whose
+    RIE crashed). They are ours: the kernel does not reuse a session id while any member lives.
+    """
     pid = int(component["pid"])
-    return process_start_time(pid) == component.get("start_time") and session_alive(pid)
+    leader_start = process_start_time(pid)
+    if leader_start is not None:
+        return "running" if leader_start == component.get("start_time") and session_alive(pid) else "gone"
+    return "leftovers" if session_alive(pid) else "gone"
 
 
 @app.command()
@@ -65,7 +83,7 @@ def up(
     state_file: StateOption = DEFAULT_STATE_FILE,
 ) -> None:
     """Start the emulators and deploy TARGET's consumer and producer functions on each path, then return."""
-    if state_file.exists() and any(_is_ours(c) for c in _read_state(state_file)["components"]):
+    if any(_component_state(c) != "gone" for c in _recorded_components(state_file)):
         console.print(f"[red]a local stack is already running ({state_file}); stop it with `runner-core local down`")
         raise typer.Exit(1)
     run_dir = new_run_dir()
@@ -93,7 +111,7 @@ def up(
                         "topic": gcp_path.resources.topic,
                         "dead_letter_topic": gcp_path.resources.dead_letter_topic,
                         "dispatch_url": gcp_path.start_dispatcher(),
-                        "PUBSUB_EMULATOR_HOST": stack.pubsub_url.removeprefix("http://"),
+                        "PUBSUB_EMULATOR_HOST": emulator_host(stack.pubsub_url),
                     }
             except ComponentUnavailableError as exc:
                 console.print(f"[yellow]GCP path skipped: {exc}")
@@ -101,6 +119,9 @@ def up(
         stack.close()
         console.print(f"[red]could not start the local stack: {exc}")
         raise typer.Exit(1) from exc
+    except BaseException:
+        stack.close()  # a bug or Ctrl-C: leave nothing running that no state file records
+        raise
     state = {
         "run_dir": str(run_dir),
         "encord": {"ENCORD_DOMAIN": encord.url, "ENCORD_SSH_KEY_FILE": str(encord.key_file)},
@@ -116,31 +137,43 @@ def up(
 @app.command()
 def down(state_file: StateOption = DEFAULT_STATE_FILE) -> None:
     """Stop exactly the processes `up` started (checked by PID and start time), newest first."""
-    try:
-        state = _read_state(state_file)
-    except StateFileError as exc:
-        console.print(f"[yellow]{exc}")
-        raise typer.Exit(0) from exc
+    state = _state_or_exit(state_file, code=0)
     for component in reversed(state["components"]):
-        if _is_ours(component):
-            stop_session(int(component["pid"]))
-            console.print(f"stopped {component['name']} (pid {component['pid']})")
-        else:
+        condition = _component_state(component)
+        if condition == "gone":
             console.print(f"[dim]{component['name']} (pid {component['pid']}) was not running")
+            continue
+        stop_session(int(component["pid"]), leader_alive=condition == "running")
+        console.print(f"stopped {component['name']} (pid {component['pid']})")
     state_file.unlink()
 
 
 @app.command()
 def status(state_file: StateOption = DEFAULT_STATE_FILE) -> None:
     """Show what `up` started and whether it still runs."""
+    state = _state_or_exit(state_file, code=1)
+    _print_components(state)
+    if not all(_component_state(c) == "running" for c in state["components"]):
+        raise typer.Exit(1)
+
+
+def _state_or_exit(path: Path, *, code: int) -> dict[str, Any]:
     try:
-        state = _read_state(state_file)
+        return _read_state(path)
     except StateFileError as exc:
         console.print(f"[yellow]{exc}")
-        raise typer.Exit(1) from exc
-    _print_components(state)
-    if not all(_is_ours(c) for c in state["components"]):
-        raise typer.Exit(1)
+        raise typer.Exit(code) from exc
+
+
+def _recorded_components(path: Path) -> list[dict[str, Any]]:
+    """What an earlier `up` recorded; an unreadable file records nothing `up` could still check, so it is replaced."""
+    if not path.exists():
+        return []
+    try:
+        return list(_read_state(path)["components"])
+    except StateFileError as exc:
+        console.print(f"[yellow]{exc}; it will be replaced")
+        return []
 
 
 @app.command()
@@ -165,7 +198,9 @@ def _print_components(state: dict[str, Any]) -> None:
     for column in ("component", "pid", "state", "url", "log"):
         table.add_column(column)
     for component in state["components"]:
-        running = "[green]running" if _is_ours(component) else "[red]stopped"
+        running = {"running": "[green]running", "leftovers": "[red]leftovers", "gone": "[red]stopped"}[
+            _component_state(component)
+        ]
         table.add_row(component["name"], str(component["pid"]), running, component.get("url") or "-", component["log"])
     console.print(table)
 

@@ -94,7 +94,6 @@ def pubsub_emulator(*, name: str = "pubsub-emulator") -> ProcessSpec:
         name=name,
         argv=[java, "-jar", str(jar), f"--host={LOOPBACK}", f"--port={port}"],
         ready=http_ready(f"http://{LOOPBACK}:{port}/", expect_body="Ok"),
-        port=port,
         startup_timeout_s=60.0,
     )
 
@@ -111,7 +110,6 @@ def moto_server(*, name: str = "moto") -> ProcessSpec:
         argv=[*argv, "-H", LOOPBACK, "-p", str(port)],
         ready=http_ready(f"http://{LOOPBACK}:{port}/moto-api/data.json"),
         env=python_env(),
-        port=port,
     )
 
 
@@ -160,7 +158,6 @@ def functions_framework(
         ready=tcp_ready(LOOPBACK, port),
         env=python_env({"THREADS": str(threads), **env}),
         cwd=REPO_ROOT,
-        port=port,
     )
 
 
@@ -212,7 +209,6 @@ def lambda_rie(
         ready=tcp_ready(LOOPBACK, port),
         env=python_env(lambda_env),
         cwd=REPO_ROOT,
-        port=port,
     )
 
 

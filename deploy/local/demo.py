@@ -21,12 +21,11 @@ from rich.table import Table
 from deploy.local.encord import EmulatorControl, classification_answers
 from deploy.local.errors import ComponentUnavailableError, LocalStackError
 from deploy.local.outcomes import read_outcomes, summarise
-from deploy.local.report import PathResult, write_report
+from deploy.local.report import PATH_TITLES, PathResult, write_report
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import AwsPath, AwsPathConfig, EncordAccess, GcpPath, GcpPathConfig, Stack, new_run_dir
 
 AGENT_STAGE = "pre-label"
-PATH_TITLES = {"aws": "AWS (SQS -> Lambda)", "gcp": "GCP (Pub/Sub -> Cloud Functions)"}
 CLASSIFICATION = "brightness"
 
 

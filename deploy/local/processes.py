@@ -15,10 +15,9 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -36,8 +35,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_ready(url: str, *, expect_body: str | None = None, any_status: bool = False) -> ReadyCheck:
-    """Ready when GET `url` answers (2xx, or any HTTP status with `any_status`), optionally with a given body.
+# Probes go to loopback only: never through a proxy the environment may configure.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_ready(url: str, *, expect_body: str | None = None) -> ReadyCheck:
+    """Ready when GET `url` answers 2xx, optionally with a given body.
 
     The component's URL is the probe's scheme, host and port.
     """
@@ -46,11 +49,9 @@ def http_ready(url: str, *, expect_body: str | None = None, any_status: bool = F
 
     def check(_: ManagedProcess) -> str | None:
         try:
-            with urllib.request.urlopen(url, timeout=1.0) as response:  # a loopback URL we built
+            with _DIRECT.open(url, timeout=1.0) as response:  # a loopback URL we built
                 body = response.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError:
-            return base if any_status else None
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # refused, reset, or an HTTP error status (HTTPError is an OSError)
             return None
         if expect_body is not None and expect_body not in body:
             return None
@@ -96,7 +97,6 @@ class ProcessSpec:
     ready: ReadyCheck
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
-    port: int | None = None
     startup_timeout_s: float = 30.0
     serves_http: bool = True  # False: the ready check's value is not a URL (e.g. a deliverer)
 
@@ -134,11 +134,20 @@ def session_alive(sid: int) -> bool:
     return bool(session_members(sid))
 
 
-def stop_session(sid: int, *, grace_s: float = 5.0, popen: subprocess.Popen[bytes] | None = None) -> None:
-    """SIGTERM the leader's process group (a clean shutdown), then SIGKILL whatever of the session is left after
-    `grace_s`. `sid` is the PID of a process started with `start_new_session=True`."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(sid, signal.SIGTERM)
+def stop_session(
+    sid: int, *, leader_alive: bool = True, grace_s: float = 5.0, popen: subprocess.Popen[bytes] | None = None
+) -> None:
+    """SIGTERM the session (a clean shutdown), then SIGKILL whatever of it is left after `grace_s`.
+
+    `sid` is the PID of a process started with `start_new_session=True`. With `leader_alive` the leader's process
+    group is signalled; once the leader is gone (reaped) its PID may belong to a stranger, so only the members still
+    listed in the session are signalled: the kernel keeps the session id reserved while any of them lives.
+    """
+    if leader_alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sid, signal.SIGTERM)
+    else:
+        _signal_all(session_members(sid), signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         if popen is not None:
@@ -146,12 +155,16 @@ def stop_session(sid: int, *, grace_s: float = 5.0, popen: subprocess.Popen[byte
         if not session_alive(sid):
             break
         time.sleep(0.05)
-    for pid in session_members(sid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    _signal_all(session_members(sid), signal.SIGKILL)
     if popen is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             popen.wait(timeout=grace_s)
+
+
+def _signal_all(pids: Sequence[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 class ManagedProcess:
@@ -162,6 +175,7 @@ class ManagedProcess:
         self.log_path = log_dir / f"{spec.name}.log"
         self.url: str | None = None
         self._popen: subprocess.Popen[bytes] | None = None
+        self._stopped = False
 
     @property
     def name(self) -> str:
@@ -213,9 +227,13 @@ class ManagedProcess:
         return self._popen is not None and self._popen.poll() is None
 
     def stop(self, *, grace_s: float = 5.0) -> None:
-        if self._popen is None:
+        """Stop the component's whole session; a no-op once stopped (its PID may be reused by then)."""
+        if self._popen is None or self._stopped:
             return
-        stop_session(self._popen.pid, grace_s=grace_s, popen=self._popen)
+        self._stopped = True
+        # An unreaped leader (returncode None, even if it already exited) still holds its PID and group id.
+        leader_alive = self._popen.returncode is None
+        stop_session(self._popen.pid, leader_alive=leader_alive, grace_s=grace_s, popen=self._popen)
 
     def __enter__(self) -> ManagedProcess:
         return self.start()
@@ -224,10 +242,3 @@ class ManagedProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def running(spec: ProcessSpec, *, log_dir: Path) -> Iterator[ManagedProcess]:
-    """Start `spec`, yield it once ready, stop its whole process group on exit."""
-    with ManagedProcess(spec, log_dir=log_dir) as process:
-        yield process

@@ -15,15 +15,16 @@ import base64
 import contextlib
 import json
 import os
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
 import requests
+
+from deploy.local.workers import WorkerStats, WorkerThreads
 
 CE_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 DeliveryMode = Literal["cloudevent", "push"]
@@ -197,25 +198,23 @@ def delivery_request(
 
 
 @dataclass(slots=True)
-class BridgeStats:
+class BridgeStats(WorkerStats):
     deliveries: int = 0
     acked: int = 0
     nacked: int = 0
-    errors: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *, acked: bool, error: str | None = None) -> None:
-        with self._lock:
+        with self.lock:
             self.deliveries += 1
             if acked:
                 self.acked += 1
             else:
                 self.nacked += 1
-            if error is not None and len(self.errors) < 20:
-                self.errors.append(error)
+            if error is not None:
+                self._keep(error)
 
 
-class PubSubPushBridge:
+class PubSubPushBridge(WorkerThreads):
     """Pulls from the subscription and POSTs each message to the function; N workers = N concurrent requests."""
 
     def __init__(
@@ -228,16 +227,14 @@ class PubSubPushBridge:
         mode: DeliveryMode = "cloudevent",
         timeout_s: float = 60.0,
     ) -> None:
+        self.stats = BridgeStats()
+        super().__init__(name="pubsub-bridge", count=concurrency, stats=self.stats)
         self._subscriber = subscriber
         self._resources = resources
         self._url = function_url
-        self._concurrency = concurrency
         self._mode: DeliveryMode = mode
         self._timeout_s = timeout_s
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._last_activity = time.monotonic()
-        self.stats = BridgeStats()
 
     def idle_for(self) -> float:
         """Seconds since a message was last pulled."""
@@ -287,37 +284,10 @@ class PubSubPushBridge:
             self._last_activity = time.monotonic()
         return len(response.received_messages)
 
-    def _work(self) -> None:
+    def _make_step(self, index: int) -> Callable[[], bool]:
         session = requests.Session()
         session.trust_env = False  # loopback only: never through a proxy
-        while not self._stop.is_set():
-            try:
-                if not self.poll_once(session):
-                    self._stop.wait(0.05)
-            except Exception as exc:  # keep delivering, as a push subscription would
-                with self.stats._lock:
-                    if len(self.stats.errors) < 20:
-                        self.stats.errors.append(f"bridge: {type(exc).__name__}: {exc}"[:300])
-                self._stop.wait(0.2)
-
-    def start(self) -> PubSubPushBridge:
-        for index in range(self._concurrency):
-            thread = threading.Thread(target=self._work, name=f"pubsub-bridge-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=120)
-        self._threads.clear()
-
-    def __enter__(self) -> PubSubPushBridge:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return lambda: self.poll_once(session) > 0
 
 
 def fresh_project_id() -> str:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+PATH_TITLES = {"aws": "AWS: SQS -> Lambda", "gcp": "GCP: Pub/Sub -> Cloud Functions"}
+
 
 @dataclass
 class PathResult:
@@ -102,7 +104,7 @@ def write_report(path: Path, *, results: Sequence[PathResult], machine: str, tot
     for result in results:
         if result.skipped_reason is not None:
             continue
-        title = {"aws": "AWS: SQS -> Lambda", "gcp": "GCP: Pub/Sub -> Cloud Functions"}.get(result.name, result.name)
+        title = PATH_TITLES.get(result.name, result.name)
         sections.append(f"<h2>{html.escape(title)}</h2>{_stages(result)}<details><summary>every task"
                         f"</summary>{_tasks(result)}</details>")  # fmt: skip
     page = (

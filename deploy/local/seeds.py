@@ -25,25 +25,16 @@ def image_project_seed(
     `extra_images` adds single images with those titles (e.g. one a test agent treats specially).
     """
     generate = {"width": size, "height": size}
-    data: list[dict[str, Any]] = []
-    if bright:
-        data.append(
-            {
-                "type": "image",
-                "title": "bright-{i:03d}.png",
-                "count": bright,
-                "generate": {**generate, "brightness": "bright", "seed": 1},
-            }
-        )
-    if dark:
-        data.append(
-            {
-                "type": "image",
-                "title": "dark-{i:03d}.png",
-                "count": dark,
-                "generate": {**generate, "brightness": "dark", "seed": 2},
-            }
-        )
+    data: list[dict[str, Any]] = [
+        {
+            "type": "image",
+            "title": f"{brightness}-{{i:03d}}.png",
+            "count": count,
+            "generate": {**generate, "brightness": brightness, "seed": seed},
+        }
+        for brightness, count, seed in (("bright", bright, 1), ("dark", dark, 2))
+        if count
+    ]
     data += [
         {"type": "image", "title": title, "generate": {**generate, "brightness": "bright", "seed": 3}}
         for title in extra_images

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
 from deploy.local.components import rie_invocation_url
+from deploy.local.workers import WorkerStats, WorkerThreads
 
 # What the mapping copies from SQS's system attributes into each record.
 _RECORD_ATTRIBUTES = (
@@ -145,9 +145,16 @@ def drain_queue(sqs: Any, url: str, *, wait_s: float = 0.5) -> list[dict[str, An
             wait_s = 0
             continue
         messages.extend(batch)
-        sqs.delete_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
-        )
+        delete_messages(sqs, url, batch)
+
+
+def delete_messages(sqs: Any, url: str, messages: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Delete up to 10 received messages in one call; returns the ids SQS refused (e.g. an expired receipt)."""
+    if not messages:
+        return []
+    entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+    refused = sqs.delete_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+    return [str(messages[int(entry["Id"])]["MessageId"]) for entry in refused]
 
 
 # --- The Lambda SQS event ----------------------------------------------------------------------------------------
@@ -284,28 +291,25 @@ def failed_message_ids(invocation: Invocation, batch_ids: Sequence[str]) -> set[
 
 
 @dataclass(slots=True)
-class PollerStats:
+class PollerStats(WorkerStats):
     invocations: int = 0
     records: int = 0
     deleted: int = 0
     failed_records: int = 0
     function_errors: int = 0
-    errors: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *, records: int, deleted: int, failed: int, function_error: str | None) -> None:
-        with self._lock:
+        with self.lock:
             self.invocations += 1
             self.records += records
             self.deleted += deleted
             self.failed_records += failed
             if function_error is not None:
                 self.function_errors += 1
-                if len(self.errors) < 20:
-                    self.errors.append(function_error)
+                self._keep(function_error)
 
 
-class SqsEventSourcePoller:
+class SqsEventSourcePoller(WorkerThreads):
     """Lambda's SQS event source mapping, one worker thread per invoker (= per concurrent function instance)."""
 
     def __init__(
@@ -319,15 +323,14 @@ class SqsEventSourcePoller:
     ) -> None:
         if not 1 <= batch_size <= 10:
             raise ValueError("batch_size must be 1..10 (the receive limit; larger batches need a batching window)")
+        self.stats = PollerStats()
+        super().__init__(name="sqs-poller", count=len(invokers), stats=self.stats)
         self._sqs = sqs
         self._queues = queues
         self._invokers = list(invokers)
         self._batch_size = batch_size
         self._wait_time_s = wait_time_s
         self._region = str(sqs.meta.region_name)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.stats = PollerStats()
 
     def poll_once(self, invoker: Invoker) -> int:
         """Receive one batch, invoke, delete the successes. Returns how many records the batch held."""
@@ -344,12 +347,9 @@ class SqsEventSourcePoller:
         invocation = invoker(event)
         failed = failed_message_ids(invocation, [m["MessageId"] for m in messages])
         succeeded = [m for m in messages if m["MessageId"] not in failed]
-        for start in range(0, len(succeeded), 10):
-            chunk = succeeded[start : start + 10]
-            self._sqs.delete_message_batch(
-                QueueUrl=self._queues.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
+        for message_id in delete_messages(self._sqs, self._queues.queue_url, succeeded):
+            # Lambda would see the same: the record comes back after the visibility timeout (at-least-once).
+            self.stats.note_error(f"delete refused for {message_id}")
         # Failed records are left alone: they reappear after the visibility timeout, and the redrive policy moves
         # them to the DLQ after maxReceiveCount receives, exactly as with the managed mapping.
         self.stats.add(
@@ -357,30 +357,6 @@ class SqsEventSourcePoller:
         )
         return len(messages)
 
-    def _work(self, invoker: Invoker) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once(invoker)
-            except Exception as exc:  # a poller survives transient errors, as the managed one does
-                with self.stats._lock:
-                    self.stats.errors.append(f"poller: {type(exc).__name__}: {exc}"[:300])
-                self._stop.wait(0.2)
-
-    def start(self) -> SqsEventSourcePoller:
-        for index, invoker in enumerate(self._invokers):
-            thread = threading.Thread(target=self._work, args=(invoker,), name=f"sqs-poller-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=120)
-        self._threads.clear()
-
-    def __enter__(self) -> SqsEventSourcePoller:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _make_step(self, index: int) -> Callable[[], bool]:
+        invoker = self._invokers[index]
+        return lambda: self.poll_once(invoker) > 0

@@ -13,7 +13,6 @@ Everything started is stopped (process groups, threads) when the `with` block en
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -184,7 +183,8 @@ def _function_env(*, encord: EncordAccess, target: str, max_attempts: int, extra
     }
 
 
-def _wait(condition: Callable[[], bool], *, timeout_s: float, what: str, interval_s: float = 0.25) -> None:
+def wait_for(condition: Callable[[], bool], *, timeout_s: float, what: str, interval_s: float = 0.25) -> None:
+    """Poll `condition` until it holds; raise LocalStackError naming `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
@@ -359,7 +359,7 @@ class AwsPath:
             time.sleep(settle_s)
             return self.depth() == 0
 
-        _wait(drained, timeout_s=timeout_s, what="the SQS queue to drain")
+        wait_for(drained, timeout_s=timeout_s, what="the SQS queue to drain")
 
 
 # --- GCP -------------------------------------------------------------------------------------------------------
@@ -520,8 +520,4 @@ class GcpPath:
         """Until the bridge has delivered nothing for `quiet_s` (Pub/Sub has no cheap 'queue is empty' probe)."""
         assert self.bridge is not None
         bridge = self.bridge
-        _wait(lambda: bridge.idle_for() >= quiet_s, timeout_s=timeout_s, what="Pub/Sub deliveries to stop")
-
-
-def dump_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        wait_for(lambda: bridge.idle_for() >= quiet_s, timeout_s=timeout_s, what="Pub/Sub deliveries to stop")

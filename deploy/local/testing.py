@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,8 +20,18 @@ from typing import Any
 
 from deploy.local import components
 from deploy.local.encord import EmulatorControl, TaskView, classification_answers
+from deploy.local.errors import LocalStackError
 from deploy.local.outcomes import OutcomeSummary, read_outcomes, read_rejections, summarise
-from deploy.local.stack import AwsPath, AwsPathConfig, DeadLetter, EncordAccess, GcpPath, GcpPathConfig, Stack
+from deploy.local.stack import (
+    AwsPath,
+    AwsPathConfig,
+    DeadLetter,
+    EncordAccess,
+    GcpPath,
+    GcpPathConfig,
+    Stack,
+    wait_for,
+)
 
 DEMO_AGENT = "examples.demo.agent:runner"
 
@@ -62,11 +71,11 @@ class PathRun:
         )
 
     def wait_until(self, condition: Callable[[], bool], *, timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.3)
+        try:
+            wait_for(condition, timeout_s=timeout_s, what=what, interval_s=0.3)
+            return
+        except LocalStackError:
+            pass  # fail with what a test needs to see: the tasks still waiting and why messages died
         delivery = getattr(self.path, "poller", None) or getattr(self.path, "bridge", None)
         waiting = [task.data_title for task in self.tasks() if task.stage == "pre-label"]
         reasons = [letter.reason for letter in self.dead_letters()]

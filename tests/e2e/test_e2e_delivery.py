@@ -1,12 +1,14 @@
 """The delivery machinery on its own (no runner): the Lambda SQS mapping's rules through the real RIE, the Pub/Sub
 bridge's production request through real functions-framework, and process-group shutdown.
 
-The functions here are `deploy.local.selftest`'s tiny handlers, which record every delivery they get.
+The functions here are `delivery_handlers`' tiny handlers, which record every delivery they get.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from deploy.local import components, selftest
+from deploy.local import components
 from deploy.local.errors import ComponentStartError
 from deploy.local.processes import ManagedProcess, ProcessSpec, session_alive, session_members, tcp_ready
 from deploy.local.pubsub import PubSubPushBridge, clients, create_resources, fresh_project_id, publish, pull_all
@@ -30,7 +32,7 @@ from deploy.local.sqs import (
     queue_depth,
     sqs_client,
 )
-from deploy.local.stack import Stack
+from deploy.local.stack import Stack, wait_for
 
 LAMBDA_RECORD_KEYS = {
     "messageId",
@@ -51,13 +53,8 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _wait(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+def _wait(condition: Callable[[], bool]) -> None:
+    wait_for(condition, timeout_s=30.0, what="the deliveries", interval_s=0.1)
 
 
 # --- partial batch response rules (pure) ------------------------------------------------------------------------
@@ -91,7 +88,10 @@ def test_lambda_event_has_the_exact_sqs_record_shape(moto_url: str) -> None:
         MessageBody="hello",
         MessageGroupId="g1",
         MessageDeduplicationId="d1",
-        MessageAttributes={"kind": {"DataType": "String", "StringValue": "greeting"}},
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "greeting"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
     )
     messages = sqs.receive_message(
         QueueUrl=queues.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
@@ -103,18 +103,29 @@ def test_lambda_event_has_the_exact_sqs_record_shape(moto_url: str) -> None:
     assert record["eventSourceARN"] == queues.queue_arn
     assert record["attributes"]["MessageGroupId"] == "g1"
     assert record["attributes"]["MessageDeduplicationId"] == "d1"
+    assert record["attributes"]["SequenceNumber"].isdigit()
     assert {"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(
         record["attributes"]
     )
     assert record["messageAttributes"] == {
-        "kind": {"stringValue": "greeting", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+        "kind": {"stringValue": "greeting", "stringListValues": [], "binaryListValues": [], "dataType": "String"},
+        "blob": {"binaryValue": "AAE=", "stringListValues": [], "binaryListValues": [], "dataType": "Binary"},
     }
 
 
-def _selftest_rie(stack: Stack, record: Path) -> RieInvoker:
+# The RIE and functions-framework import `delivery_handlers` by name from this folder.
+HANDLERS_DIR = Path(__file__).resolve().parent
+
+
+def _handler_env(record: Path) -> dict[str, str]:
+    pythonpath = os.pathsep.join((str(HANDLERS_DIR), str(components.REPO_ROOT)))
+    return {"DELIVERY_RECORD": str(record), "PYTHONPATH": pythonpath}
+
+
+def _handlers_rie(stack: Stack, record: Path) -> RieInvoker:
     process = stack.start(
         components.lambda_rie(
-            handler="deploy.local.selftest.lambda_handler", env={"SELFTEST_RECORD": str(record)}, name="selftest-rie"
+            handler="delivery_handlers.lambda_handler", env=_handler_env(record), name="delivery-handlers-rie"
         )
     )
     assert process.url is not None
@@ -127,7 +138,7 @@ def test_poller_deletes_successes_and_redrives_a_failing_record(aws_stack: Stack
     queues = create_queues(sqs, name=f"partial-{time.time_ns()}", visibility_timeout_s=1, max_receive_count=2)
     for index in range(5):
         sqs.send_message(QueueUrl=queues.queue_url, MessageBody=json.dumps({"id": str(index), "fail": index == 3}))
-    invoker = _selftest_rie(aws_stack, record)
+    invoker = _handlers_rie(aws_stack, record)
     with SqsEventSourcePoller(sqs=sqs, queues=queues, invokers=[invoker]) as poller:
         dead: list[dict[str, Any]] = []
 
@@ -158,7 +169,7 @@ def test_a_handler_error_fails_the_whole_batch(aws_stack: Stack, tmp_path: Path)
             {"Id": "1", "MessageBody": json.dumps({"id": "boom", "fail": "raise"})},
         ],
     )
-    invoker = _selftest_rie(aws_stack, record)
+    invoker = _handlers_rie(aws_stack, record)
     poller = SqsEventSourcePoller(sqs=sqs, queues=queues, invokers=[invoker])
     first_batch = poller.poll_once(invoker)
     assert first_batch == 2
@@ -174,12 +185,14 @@ def test_the_poller_can_call_the_handler_in_process(
     moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     record = tmp_path / "deliveries.jsonl"
-    monkeypatch.setenv("SELFTEST_RECORD", str(record))
+    monkeypatch.setenv("DELIVERY_RECORD", str(record))
     sqs = sqs_client(moto_url)
     queues = create_queues(sqs, name=f"inproc-{time.time_ns()}", visibility_timeout_s=1, max_receive_count=2)
     sqs.send_message(QueueUrl=queues.queue_url, MessageBody=json.dumps({"id": "a"}))
     sqs.send_message(QueueUrl=queues.queue_url, MessageBody=json.dumps({"id": "b", "fail": True}))
-    invoker = InProcessInvoker(selftest.lambda_handler, timeout_s=5)
+    monkeypatch.syspath_prepend(HANDLERS_DIR)
+    handlers = importlib.import_module("delivery_handlers")
+    invoker = InProcessInvoker(handlers.lambda_handler, timeout_s=5)
     poller = SqsEventSourcePoller(sqs=sqs, queues=queues, invokers=[invoker])
     _wait(lambda: poller.poll_once(invoker) > 0 and poller.stats.records == 2)
     assert poller.stats.deleted == 1
@@ -197,13 +210,13 @@ def test_bridge_sends_the_eventarc_cloudevent_and_dead_letters_after_max_attempt
     record = tmp_path / "deliveries.jsonl"
     publisher, subscriber = clients(gcp_stack.pubsub_url)
     resources = create_resources(
-        publisher=publisher, subscriber=subscriber, project=fresh_project_id(), name="selftest", max_delivery_attempts=5
+        publisher=publisher, subscriber=subscriber, project=fresh_project_id(), name="handlers", max_delivery_attempts=5
     )
     function = gcp_stack.start(
         components.functions_framework(
-            target="deploy.local.selftest:cloudevent_handler",
+            target="delivery_handlers:cloudevent_handler",
             source_dir=tmp_path / "src",
-            env={"SELFTEST_RECORD": str(record)},
+            env=_handler_env(record),
         )
     )
     assert function.url is not None
@@ -238,11 +251,11 @@ def test_bridge_sends_the_eventarc_cloudevent_and_dead_letters_after_max_attempt
 
 
 def test_stopping_a_component_ends_everything_it_started(aws_stack: Stack, tmp_path: Path) -> None:
-    invoker = _selftest_rie(aws_stack, tmp_path / "deliveries.jsonl")
+    invoker = _handlers_rie(aws_stack, tmp_path / "deliveries.jsonl")
     # The first invoke makes the RIE start its runtime: a child process in the RIE's group.
     result = invoker({"Records": []})
     assert result.function_error is None
-    (rie,) = (p for p in aws_stack.processes if p.name == "selftest-rie")
+    (rie,) = (p for p in aws_stack.processes if p.name == "delivery-handlers-rie")
     members = session_members(rie.pid)
     assert len(members) >= 2, "the RIE should have started its runtime in its session"
     rie.stop()

@@ -1,8 +1,9 @@
-"""Tiny handlers that exercise the local stack's delivery machinery without the runner.
+"""Tiny handlers that exercise the local stack's delivery machinery without the runner (test code only).
 
-They let the stack's own tests check the SQS poller and the Pub/Sub bridge against the real RIE and functions-framework
+The real consumers never raise nor fail on demand, so these let the delivery tests check the SQS poller and the
+Pub/Sub bridge against the real RIE and functions-framework
 (ack/nack, partial batches, redrive, dead letters) independently of any agent. A message body is JSON
-`{"id": "...", "fail": false|true|"raise"}`; every delivery is appended as one JSON line to `$SELFTEST_RECORD`.
+`{"id": "...", "fail": false|true|"raise"}`; every delivery is appended as one JSON line to `$DELIVERY_RECORD`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import os
 from typing import Any
 
 
-class SelftestFailure(Exception):
+class PlantedFailure(Exception):
     """Raised by the handlers to stand for an agent error."""
 
 
 def _record(entry: dict[str, Any]) -> None:
-    path = os.environ.get("SELFTEST_RECORD")
+    path = os.environ.get("DELIVERY_RECORD")
     if not path:
         return
     with open(path, "a", encoding="utf-8") as sink:
@@ -52,7 +53,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             }
         )
         if message.get("fail") == "raise":
-            raise SelftestFailure(f"asked to raise for {message.get('id')}")
+            raise PlantedFailure(f"asked to raise for {message.get('id')}")
         if message.get("fail"):
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
@@ -78,4 +79,4 @@ def cloudevent_handler(event: Any) -> None:
         }
     )
     if parsed.get("fail"):
-        raise SelftestFailure(f"asked to fail for {parsed.get('id')}")
+        raise PlantedFailure(f"asked to fail for {parsed.get('id')}")
