@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import typer
 
@@ -14,15 +15,21 @@ _GROUPS = (
     ("emulator", "encord_emulator.cli:app", "A local Encord API for tests and development."),
     ("local", "deploy.local.cli:app", "The whole system on real local emulators."),
     ("build", "deploy.build.cli:app", "Build deployable artifacts for AWS Lambda and Cloud Functions."),
-    ("dispatch", "functions.cli:dispatch_app", "Enqueue the tasks waiting in the runner's agent stages."),
 )
+# Single commands, mounted as commands (a one-command group would show a phantom COMMAND in its usage line).
+_COMMANDS = (("dispatch", "functions.cli:dispatch", "Enqueue the tasks waiting in the runner's agent stages."),)
+
+
+def _load(target: str) -> Any:
+    module_name, attribute = target.split(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def _mount() -> None:
     for name, target, help_text in _GROUPS:
-        module_name, attribute = target.split(":")
-        group = getattr(importlib.import_module(module_name), attribute)
-        app.add_typer(group, name=name, help=help_text)
+        app.add_typer(_load(target), name=name, help=help_text)
+    for name, target, help_text in _COMMANDS:
+        app.command(name=name, help=help_text, no_args_is_help=True)(_load(target))
 
 
 def main() -> None:

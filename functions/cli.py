@@ -14,7 +14,7 @@ dispatch_app = typer.Typer(
 )
 
 
-@dispatch_app.callback(invoke_without_command=True)
+@dispatch_app.command()
 def dispatch(
     target: Annotated[
         str, typer.Option("--target", help="The runner, as package.module:attr.", envvar="RUNNER_TARGET")

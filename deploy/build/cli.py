@@ -45,7 +45,9 @@ def aws(
         bool,
         typer.Option(help="LOCAL TESTING ONLY: copy this machine's installed packages instead of Linux wheels."),
     ] = False,
-    no_deps: Annotated[bool, typer.Option(help="Package our code and the agent only (deps from a layer).")] = False,
+    no_deps: Annotated[
+        bool, typer.Option("--no-deps", help="Package our code and the agent only (deps from a layer).")
+    ] = False,
     bundle_boto3: Annotated[bool, typer.Option(help="Bundle boto3/botocore instead of the runtime's.")] = False,
     max_unzipped_mb: Annotated[
         float, typer.Option(help="Fail above this unzipped size (Lambda's limit is 250).")

@@ -80,11 +80,13 @@ def test_up_treats_an_unreadable_state_file_as_no_stack(tmp_path: Path, monkeypa
 
 
 def test_stopping_an_already_exited_component_signals_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = ProcessSpec(name="brief", argv=["/bin/sh", "-c", "exit 0"], ready=lambda _: "done", serves_http=False)
+    # It must outlive the readiness check (a process gone before it counts as a failed start), then exit by itself.
+    spec = ProcessSpec(name="brief", argv=["/bin/sh", "-c", "sleep 1"], ready=lambda _: "done", serves_http=False)
     process = ManagedProcess(spec, log_dir=tmp_path).start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while process.alive() and time.monotonic() < deadline:  # alive() reaps it: its PID is free for reuse
         time.sleep(0.02)
+    assert not process.alive(), "the component should have exited and been reaped"
     signalled: list[int] = []
     monkeypatch.setattr(os, "killpg", lambda pgid, sig: signalled.append(pgid))
     monkeypatch.setattr(os, "kill", lambda pid, sig: signalled.append(pid))
