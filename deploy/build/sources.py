@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.machinery
 import importlib.util
 from collections.abc import Iterator
@@ -80,21 +81,60 @@ def agent_entries(target: AgentTarget, *, search_dir: Path) -> list[ArchiveEntry
         raise AgentNotFoundError(f"no package or module {target.top_level!r} under {search_dir.resolve()}")
     if spec.submodule_search_locations:
         root = Path(next(iter(spec.submodule_search_locations)))
-        _check_module_file(root, target)
+        _check_attribute(_module_file(root, target), target)
         entries = list(tree_entries(root, prefix=target.top_level))
     elif spec.origin and target.module == target.top_level:
         origin = Path(spec.origin)
+        _check_attribute(origin, target)
         entries = [ArchiveEntry.from_file(origin.name, origin)]
     else:
         raise AgentNotFoundError(f"{target.module!r} is not a module of {target.top_level!r}")
     return entries
 
 
-def _check_module_file(package_root: Path, target: AgentTarget) -> None:
+def _module_file(package_root: Path, target: AgentTarget) -> Path:
     rest = target.module.split(".")[1:]
-    if not rest:
-        return
-    as_module = package_root.joinpath(*rest).with_suffix(".py")
+    as_module = package_root.joinpath(*rest).with_suffix(".py") if rest else None
     as_package = package_root.joinpath(*rest, "__init__.py")
-    if not (as_module.is_file() or as_package.is_file()):
-        raise AgentNotFoundError(f"{target.module!r} not found: neither {as_module} nor {as_package} exists")
+    if as_module is not None and as_module.is_file():
+        return as_module
+    if as_package.is_file():
+        return as_package
+    raise AgentNotFoundError(f"{target.module!r} not found: neither {as_module} nor {as_package} exists")
+
+
+def _check_attribute(module_file: Path, target: AgentTarget) -> None:
+    """Fail the build, not the first invocation, when the module binds no top-level `attr`.
+
+    Read from the source instead of importing it: the agent's imports (models, GPU libraries) may not even be
+    installed where the build runs.
+    """
+    try:
+        tree = ast.parse(module_file.read_text(encoding="utf-8"), filename=str(module_file))
+    except (SyntaxError, UnicodeDecodeError) as exc:
+        raise AgentNotFoundError(f"cannot read {module_file}: {exc}") from None
+    names = _top_level_names(tree.body)
+    if target.attr not in names:
+        raise AgentNotFoundError(
+            f"{target}: {module_file} binds no top-level {target.attr!r}"
+            f" (it binds: {', '.join(sorted(n for n in names if not n.startswith('_'))) or 'nothing'})"
+        )
+
+
+def _top_level_names(body: list[ast.stmt]) -> set[str]:
+    names: set[str] = set()
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            # Bindings under a top-level `if`/`try`/`with` still define module attributes.
+            for block in ("body", "orelse", "finalbody"):
+                names |= _top_level_names(getattr(node, block, []))
+            for handler in getattr(node, "handlers", []):
+                names |= _top_level_names(handler.body)
+    return names

@@ -214,3 +214,31 @@ def test_exclusion_rules(arcname: str, excluded: bool) -> None:
 )
 def test_size_report_groups_by_package(arcname: str, group: str) -> None:
     assert group_name(arcname) == group
+
+
+def test_an_agent_attribute_the_module_does_not_bind_fails_the_build(tmp_path: Path) -> None:
+    with pytest.raises(AgentNotFoundError, match=r"binds no top-level 'nope' \(it binds: .*runner"):
+        build_aws(
+            agent=AgentTarget.parse("iac_agent.agent:nope"),
+            out_dir=tmp_path,
+            agent_dir=FIXTURES,
+            dependencies=DependencySource.NONE,
+        )
+    assert not list(tmp_path.iterdir()), "nothing is written for a target that cannot load"
+
+
+def test_top_level_names_include_conditional_and_imported_bindings(tmp_path: Path) -> None:
+    package = tmp_path / "agent_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(
+        "import os\nfrom x import y as runner_b\nif os.environ.get('A'):\n    runner_a = 1\nelse:\n    runner_a = 2\n"
+        "try:\n    runner_c: int = 3\nexcept ImportError:\n    pass\n"
+    )
+    for attr in ("runner_a", "runner_b", "runner_c", "os"):
+        build_aws(
+            agent=AgentTarget.parse(f"agent_pkg.mod:{attr}"),
+            out_dir=tmp_path / attr,
+            agent_dir=tmp_path,
+            dependencies=DependencySource.NONE,
+        )
