@@ -6,6 +6,7 @@ stages are resolved on first use and cached for the life of the runner (a warm s
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,7 +47,6 @@ class RunnerBase:
         self._user_client = user_client
         self._agents: list[RunnerAgent] = []
         self._resolver_instance: ProjectResolver | None = None
-        self._media: MediaSettings | None = None
         self._inflight: set[UUID] = set()
         self._inflight_lock = threading.Lock()
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
@@ -80,13 +80,12 @@ class RunnerBase:
     def agents(self) -> tuple[RunnerAgent, ...]:
         return tuple(self._agents)
 
-    @property
+    @functools.cached_property
     def media_settings(self) -> MediaSettings:
-        if self._media is None:
-            from runner_core.media.settings import MediaSettings
+        """Read from the environment on first use (not at import or construction), then kept."""
+        from runner_core.media.settings import MediaSettings
 
-            self._media = MediaSettings()
-        return self._media
+        return MediaSettings()
 
     def _register(
         self,

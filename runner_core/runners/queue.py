@@ -62,7 +62,6 @@ class QueueRunner(RunnerBase):
         if project_hash is None:
             raise ConfigurationError("QueueRunner needs a project_hash")
         super().__init__(project_hash, user_client=user_client)
-        self._queue_settings_cache: QueueSettings | None = None
 
     @property
     def project_hash(self) -> str:
@@ -126,13 +125,12 @@ class QueueRunner(RunnerBase):
 
     # --- internals -------------------------------------------------------------------------------------------
 
-    def _queue_settings(self) -> QueueSettings:
-        # Read on first use (not at import or construction), then kept for the life of the instance.
-        if self._queue_settings_cache is None:
-            from runner_core.settings import QueueSettings
+    @functools.cached_property
+    def queue_settings(self) -> QueueSettings:
+        """Read from the environment on first use (not at import or construction), then kept."""
+        from runner_core.settings import QueueSettings
 
-            self._queue_settings_cache = QueueSettings()
-        return self._queue_settings_cache
+        return QueueSettings()
 
     def _process(
         self, messages: Sequence[QueueMessage], *, default_agent: RunnerAgent | None, deadline: float | None
@@ -141,7 +139,7 @@ class QueueRunner(RunnerBase):
         from runner_core.runners.classify import sanitise, short_reason
         from runner_core.runners.state import WorkItem
 
-        max_bytes = self._queue_settings().max_message_bytes
+        max_bytes = self.queue_settings.max_message_bytes
         errors: dict[int, str] = {}
         task_outcomes: dict[int, list[TaskOutcome | None]] = {}
         groups: dict[int, tuple[RunnerAgent, list[_Slot]]] = {}
