@@ -39,6 +39,11 @@ T = TypeVar("T")
 START_MARGIN_S = 2.0
 
 
+def too_late_to_start(deadline: float | None) -> bool:
+    """Whether less than START_MARGIN_S is left before `deadline` (a `time.monotonic()` value; None: no deadline)."""
+    return deadline is not None and time.monotonic() > deadline - START_MARGIN_S
+
+
 async def execute_batch(
     states: Sequence[TaskState],
     agent: RunnerAgent,
@@ -53,7 +58,7 @@ async def execute_batch(
 
     async def run_one(state: TaskState) -> None:
         async with slots:
-            if deadline is not None and time.monotonic() > deadline - START_MARGIN_S:
+            if too_late_to_start(deadline):
                 state.fail(DeadlineExceededError("deadline"))
                 return
             assert state.task is not None

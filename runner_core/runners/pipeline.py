@@ -19,7 +19,7 @@ from runner_core.errors import DeadlineExceededError
 from runner_core.outcomes import Outcome, TaskOutcome
 from runner_core.runners import complete, fetch
 from runner_core.runners.classify import is_retryable, short_reason
-from runner_core.runners.execute import START_MARGIN_S, execute_batch, run_coroutine
+from runner_core.runners.execute import execute_batch, run_coroutine, too_late_to_start
 from runner_core.runners.parallel import run_parallel
 from runner_core.runners.request_count import count_requests
 from runner_core.runners.state import TaskState, WorkItem
@@ -65,7 +65,7 @@ def run_batch(ctx: BatchContext, items: Sequence[WorkItem], *, deadline: float |
 def _run(ctx: BatchContext, states: list[TaskState], deadline: float | None) -> None:
     agent, project = ctx.agent, ctx.project.project
     # The same margin as for starting one task: a batch that cannot start any task costs no Encord request.
-    if deadline is not None and time.monotonic() > deadline - START_MARGIN_S:
+    if too_late_to_start(deadline):
         for state in states:
             state.fail(DeadlineExceededError("deadline"))
         return
