@@ -35,7 +35,6 @@ from numpy.typing import NDArray
 from runner_core.context import BatchScope, TaskScope
 from runner_core.media.errors import NoSingleAssetError, UnsupportedItemTypeError
 from runner_core.media.sources import describe, read_item_frame, single_file
-from runner_core.media.temp import task_temp_dir
 from runner_core.media.video import Frame, VideoSampler, iter_video
 
 logger = logging.getLogger(__name__)
@@ -122,8 +121,8 @@ def dep_asset(storage_item: StorageItem, scope: TaskScope) -> Generator[Path, No
             f"dep_asset: items of type {storage_item.item_type.value!r} have no single asset to download "
             f"({describe(storage_item)}); use dep_single_frame / dep_frame(k) or storage_item.get_child_items()"
         )
-    with task_temp_dir(scope.batch.media) as directory:
-        yield remote.download_into(directory, settings=scope.batch.media)
+    with remote.downloaded(scope.batch.media) as path:
+        yield path
 
 
 def frame_count(storage_item: StorageItem) -> int:
@@ -147,8 +146,8 @@ def _downloaded_video(storage_item: StorageItem, scope: TaskScope, dependency: s
         raise UnsupportedItemTypeError(
             f"{dependency} supports video items (and image sequences stored as a video), not {describe(storage_item)}"
         )
-    with task_temp_dir(scope.batch.media) as directory:
-        yield remote.download_into(directory, settings=scope.batch.media)
+    with remote.downloaded(scope.batch.media) as path:
+        yield path
 
 
 # --- twin projects -----------------------------------------------------------------------------------------------

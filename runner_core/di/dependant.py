@@ -86,9 +86,14 @@ def effective_requirements(
     for sub in dependant.dependencies:
         replacement = overrides.get(sub.call)
         if replacement is not None:
-            sub = _analyze(replacement, name=sub.name, use_cache=sub.use_cache, chain=())
+            sub = replaced(sub, replacement)
         found |= effective_requirements(sub, overrides)
     return frozenset(found)
+
+
+def replaced(sub: Dependant, replacement: Callable[..., Any]) -> Dependant:
+    """`replacement` analysed to take `sub`'s place (an override): same parameter name and caching."""
+    return _analyze(replacement, name=sub.name, use_cache=sub.use_cache, chain=())
 
 
 def describe(call: Callable[..., Any]) -> str:

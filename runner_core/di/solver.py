@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 from runner_core.context import TaskScope
-from runner_core.di.dependant import CallKind, Dependant, InjectedParam, analyze
+from runner_core.di.dependant import CallKind, Dependant, InjectedParam, replaced
 from runner_core.di.errors import DependencyDefinitionError, DependencyResolutionError, DependencyTeardownError, DIError
 from runner_core.di.requirements import value_from_scope
 
@@ -126,10 +125,7 @@ class _Solver:
             return sub
         key = (replacement, sub.name, sub.use_cache)
         if key not in self._analysed_overrides:
-            # The override takes the original's place: same parameter name and caching.
-            self._analysed_overrides[key] = dataclasses.replace(
-                analyze(replacement), name=sub.name, use_cache=sub.use_cache
-            )
+            self._analysed_overrides[key] = replaced(sub, replacement)
         return self._analysed_overrides[key]
 
     def _injected_value(self, node: Dependant, param: InjectedParam, path: tuple[str, ...]) -> Any:

@@ -116,6 +116,11 @@ def frame_index(frame: av.video.frame.VideoFrame, *, start: int, time_base: Frac
     return round((frame.pts - start) * time_base * rate)
 
 
+def frame_timestamp(index: int, *, start: int, time_base: Fraction, rate: Fraction) -> int:
+    """The timestamp of frame `index`, the inverse of `frame_index` (constant frame rate)."""
+    return start + round(index / (rate * time_base))
+
+
 def _seek_and_decode(container: av.container.InputContainer, index: int, *, name: str) -> RGBImage:
     stream = video_stream(container, name=name)
     if stream.time_base is None:
@@ -125,7 +130,8 @@ def _seek_and_decode(container: av.container.InputContainer, index: int, *, name
     start = stream.start_time or 0
     if index > 0:
         # Seeking with backward=True lands on the keyframe at or before the target timestamp.
-        container.seek(start + round(index / (rate * time_base)), stream=stream, backward=True)
+        target = frame_timestamp(index, start=start, time_base=time_base, rate=rate)
+        container.seek(target, stream=stream, backward=True)
     found = _decode_until(container, stream, index, start=start, time_base=time_base, rate=rate, name=name)
     if found is None:
         # Some files land past the target (inexact indexes): fall back to decoding from the start.

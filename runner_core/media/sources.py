@@ -7,7 +7,8 @@ signed URL. Re-signing goes through the runner's client: `get_storage_item(uuid,
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -54,13 +55,18 @@ class RemoteFile:
     size: int | None
     resign: Callable[[], str | None]
 
-    def download_into(self, directory: Path, *, settings: MediaSettings) -> Path:
-        """Stream the file into `directory` (checking the declared size against the cap first)."""
-        if self.size is not None and self.size > settings.download_max_bytes:
-            raise AssetTooLargeError(name=self.label, size=self.size, limit=settings.download_max_bytes)
-        path = directory / self.file_name
-        download(self.url, path, settings=settings, name=self.label, resign=self.resign)
-        return path
+    @contextmanager
+    def downloaded(self, settings: MediaSettings) -> Iterator[Path]:
+        """Stream the file into a fresh per-task temp dir (checking the declared size against the cap first).
+
+        The directory and the file are removed when the block exits, also on errors.
+        """
+        with task_temp_dir(settings) as directory:
+            if self.size is not None and self.size > settings.download_max_bytes:
+                raise AssetTooLargeError(name=self.label, size=self.size, limit=settings.download_max_bytes)
+            path = directory / self.file_name
+            download(self.url, path, settings=settings, name=self.label, resign=self.resign)
+            yield path
 
 
 def _resigner(client: EncordUserClient, uuid: UUID) -> Callable[[], str | None]:
@@ -131,6 +137,5 @@ def _read_child(item: StorageItem, index: int, *, client: EncordUserClient, sett
 
 
 def _download_and_decode(remote: RemoteFile, *, settings: MediaSettings) -> RGBImage:
-    with task_temp_dir(settings) as directory:
-        path = remote.download_into(directory, settings=settings)
+    with remote.downloaded(settings) as path:
         return decode_image(path, settings=settings, name=remote.label)

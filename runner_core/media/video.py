@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from runner_core.media.frames import encode_image, frame_index, to_rgb
+from runner_core.media.frames import encode_image, frame_index, frame_timestamp, to_rgb
 from runner_core.media.pyav import Source, frame_rate, open_input, translate_errors, video_stream
 from runner_core.media.settings import MediaSettings
 
@@ -83,7 +83,8 @@ def iter_video_at(source: Source, indices: Sequence[int], *, settings: MediaSett
                 yield previous
                 continue
             if target - position > seek_gap:
-                container.seek(start + round(target / (rate * time_base)), stream=stream, backward=True)
+                timestamp = frame_timestamp(target, start=start, time_base=time_base, rate=rate)
+                container.seek(timestamp, stream=stream, backward=True)
                 frames = container.decode(stream)
             for decoded in frames:
                 found = frame_index(decoded, start=start, time_base=time_base, rate=rate)

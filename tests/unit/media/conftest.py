@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runner_core.media.settings import MediaSettings
-from tests.unit.media.media_testkit import FileServer, MediaFiles, fast_settings, file_server, make_media_files
+from tests.unit.media.media_testkit import FileServer, MediaFiles, fast_settings, make_media_files
 
 
 @pytest.fixture(scope="session")
@@ -23,5 +23,5 @@ def settings(tmp_path: Path) -> MediaSettings:
 
 @pytest.fixture
 def server() -> Iterator[FileServer]:
-    with file_server() as running:
+    with FileServer() as running:
         yield running

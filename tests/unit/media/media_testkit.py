@@ -7,8 +7,6 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -172,12 +170,6 @@ class FileServer:
         self._server.server_close()
 
 
-@contextmanager
-def file_server() -> Iterator[FileServer]:
-    with FileServer() as server:
-        yield server
-
-
 def pattern_frame(index: int, width: int, height: int) -> NDArray[np.uint8]:
     """A frame whose content identifies its index (moving gradients plus a per-frame block)."""
     yy, xx = np.mgrid[0:height, 0:width]
@@ -218,26 +210,21 @@ def decode_all(path: Path) -> list[NDArray[np.uint8]]:
         return [np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8) for frame in container.decode(video=0)]
 
 
-_media_cache: dict[str, MediaFiles] = {}
-
-
 def make_media_files(factory: pytest.TempPathFactory) -> MediaFiles:
-    """The test media, encoded once per session however many modules ask."""
-    if "files" not in _media_cache:
-        root = factory.mktemp("media")
-        png = root / "still.png"
-        Image.fromarray(pattern_frame(3, 64, 48)).save(png)
-        buffer = io.BytesIO()
-        Image.fromarray(pattern_frame(4, 64, 48)).save(buffer, format="JPEG", quality=95)
-        jpeg = root / "still.jpg"
-        jpeg.write_bytes(buffer.getvalue())
-        _media_cache["files"] = MediaFiles(
-            video=encode_video(root / "clip.mp4", frames=90),
-            png=png,
-            jpeg=jpeg,
-            long_video=encode_video(root / "long.mp4", frames=300, width=320, height=240, gop=30, bframes=False),
-        )
-    return _media_cache["files"]
+    """The test media (the `media_files` fixture encodes it once per session)."""
+    root = factory.mktemp("media")
+    png = root / "still.png"
+    Image.fromarray(pattern_frame(3, 64, 48)).save(png)
+    buffer = io.BytesIO()
+    Image.fromarray(pattern_frame(4, 64, 48)).save(buffer, format="JPEG", quality=95)
+    jpeg = root / "still.jpg"
+    jpeg.write_bytes(buffer.getvalue())
+    return MediaFiles(
+        video=encode_video(root / "clip.mp4", frames=90),
+        png=png,
+        jpeg=jpeg,
+        long_video=encode_video(root / "long.mp4", frames=300, width=320, height=240, gop=30, bframes=False),
+    )
 
 
 def fast_settings(root: Path) -> MediaSettings:

@@ -12,7 +12,7 @@ from runner_core.errors import PermanentError, RetryableError
 from runner_core.media.downloads import download
 from runner_core.media.errors import AssetRejectedError, AssetTooLargeError, DownloadError
 from runner_core.media.settings import MediaSettings
-from tests.unit.media.media_testkit import Fault, FileServer, file_server
+from tests.unit.media.media_testkit import Fault, FileServer
 
 PAYLOAD = os.urandom(300_000)
 
@@ -122,7 +122,7 @@ def test_not_found_is_permanent_and_not_retried(server: FileServer, settings: Me
 
 
 def test_connection_refused_is_retryable(settings: MediaSettings, tmp_path: Path) -> None:
-    with file_server() as server:
+    with FileServer() as server:
         url = server.base_url + "/gone"
     with pytest.raises(DownloadError, match="connection failed"):
         download(url, tmp_path / "gone.bin", settings=settings, name="gone")

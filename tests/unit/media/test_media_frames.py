@@ -11,9 +11,9 @@ from runner_core.media.frames import decode_image, read_video_frame
 from runner_core.media.settings import MediaSettings
 from tests.unit.media.media_testkit import (
     Fault,
+    FileServer,
     MediaFiles,
     decode_all,
-    file_server,
     pattern_frame,
 )
 
@@ -61,13 +61,14 @@ def test_frame_past_the_end(media_files: MediaFiles, settings: MediaSettings) ->
         read_video_frame(media_files.video, 90, settings=settings, name="clip")
 
 
-def test_remote_frame_k_seeks_over_range_requests(media_files: MediaFiles, settings: MediaSettings) -> None:
+def test_remote_frame_k_seeks_over_range_requests(
+    media_files: MediaFiles, settings: MediaSettings, server: FileServer
+) -> None:
     data = media_files.long_video.read_bytes()
     truth = decode_all(media_files.long_video)
-    with file_server() as server:
-        url = server.add("/long.mp4", data)
-        frame = read_video_frame(url, 250, settings=settings, name="long")
-        sent, ranges = server.bytes_sent, [header for _, header, _ in server.requests]
+    url = server.add("/long.mp4", data)
+    frame = read_video_frame(url, 250, settings=settings, name="long")
+    sent, ranges = server.bytes_sent, [header for _, header, _ in server.requests]
     assert np.array_equal(frame, truth[250])
     assert all(header is not None and header.startswith("bytes=") for header in ranges)
     # header, index and one keyframe span of 64 KiB blocks, not the file (bench/media.py measures a 32 MB one)
@@ -75,39 +76,37 @@ def test_remote_frame_k_seeks_over_range_requests(media_files: MediaFiles, setti
 
 
 def test_remote_frame_without_range_support_falls_back_to_a_download(
-    media_files: MediaFiles, settings: MediaSettings
+    media_files: MediaFiles, settings: MediaSettings, server: FileServer
 ) -> None:
     truth = decode_all(media_files.video)
-    with file_server() as server:
-        url = server.add("/clip.mp4", media_files.video.read_bytes(), ignore_range=True)
-        frame = read_video_frame(url, 33, settings=settings, name="clip")
+    url = server.add("/clip.mp4", media_files.video.read_bytes(), ignore_range=True)
+    frame = read_video_frame(url, 33, settings=settings, name="clip")
     assert np.array_equal(frame, truth[33])
     assert list(settings.temp_root().iterdir()) == []
 
 
-def test_remote_reads_survive_a_reset_mid_video(media_files: MediaFiles, settings: MediaSettings) -> None:
+def test_remote_reads_survive_a_reset_mid_video(
+    media_files: MediaFiles, settings: MediaSettings, server: FileServer
+) -> None:
     truth = decode_all(media_files.long_video)
-    with file_server() as server:
-        # the first request (the header) succeeds; the next one breaks off mid-body and is retried
-        url = server.add("/long.mp4", media_files.long_video.read_bytes(), faults=[Fault(), Fault(reset_after=1000)])
-        frame = read_video_frame(url, 200, settings=settings, name="long")
+    # the first request (the header) succeeds; the next one breaks off mid-body and is retried
+    url = server.add("/long.mp4", media_files.long_video.read_bytes(), faults=[Fault(), Fault(reset_after=1000)])
+    frame = read_video_frame(url, 200, settings=settings, name="long")
     assert np.array_equal(frame, truth[200])
 
 
-def test_remote_video_is_re_signed_once(media_files: MediaFiles, settings: MediaSettings) -> None:
+def test_remote_video_is_re_signed_once(media_files: MediaFiles, settings: MediaSettings, server: FileServer) -> None:
     truth = decode_all(media_files.video)
-    with file_server() as server:
-        url = server.add("/clip.mp4", media_files.video.read_bytes(), valid_tokens={"new"})
-        frame = read_video_frame(url + "?sig=old", 20, settings=settings, name="clip", resign=lambda: url + "?sig=new")
-        assert np.array_equal(frame, truth[20])
-        with pytest.raises(AssetRejectedError, match="even after re-signing"):
-            read_video_frame(url + "?sig=old", 20, settings=settings, name="clip", resign=lambda: url + "?sig=bad")
+    url = server.add("/clip.mp4", media_files.video.read_bytes(), valid_tokens={"new"})
+    frame = read_video_frame(url + "?sig=old", 20, settings=settings, name="clip", resign=lambda: url + "?sig=new")
+    assert np.array_equal(frame, truth[20])
+    with pytest.raises(AssetRejectedError, match="even after re-signing"):
+        read_video_frame(url + "?sig=old", 20, settings=settings, name="clip", resign=lambda: url + "?sig=bad")
 
 
-def test_remote_video_retries_a_503(media_files: MediaFiles, settings: MediaSettings) -> None:
+def test_remote_video_retries_a_503(media_files: MediaFiles, settings: MediaSettings, server: FileServer) -> None:
     truth = decode_all(media_files.video)
-    with file_server() as server:
-        url = server.add("/clip.mp4", media_files.video.read_bytes(), faults=[Fault(status=503)])
-        frame = read_video_frame(url, 5, settings=settings, name="clip")
-        assert np.array_equal(frame, truth[5])
-        assert server.requests[0][2] == 503
+    url = server.add("/clip.mp4", media_files.video.read_bytes(), faults=[Fault(status=503)])
+    frame = read_video_frame(url, 5, settings=settings, name="clip")
+    assert np.array_equal(frame, truth[5])
+    assert server.requests[0][2] == 503
