@@ -48,6 +48,10 @@ def _json(status: int, payload: Any, route: str) -> ApiResponse:
     return ApiResponse(status, orjson.dumps(payload), route)
 
 
+def _not_implemented(route: str) -> ApiResponse:
+    return _json(501, {"message": f"the Encord emulator does not implement {route}"}, route)
+
+
 def _flag(query: Mapping[str, list[str]], name: str) -> bool:
     return (query.get(name) or ["false"])[0].lower() == "true"
 
@@ -61,7 +65,6 @@ def _body(request: ApiRequest) -> Any:
         raise InvalidArguments(f"malformed JSON body: {exc}") from None
 
 
-_UUID = r"[^/]+"
 V2Handler = Callable[[EmulatorState, ApiRequest, dict[str, str]], Any]
 
 
@@ -114,34 +117,31 @@ def _patch_item(state: EmulatorState, request: ApiRequest, args: dict[str, str])
     return state.patch_item(args["folder"], args["item"], _body(request), base_url=request.base_url)
 
 
-_STAGE = rf"/v2/public/projects/(?P<project>{_UUID})/workflow/stages/(?P<stage>{_UUID})"
-_FOLDER_ITEM = rf"/v2/public/storage/folders/(?P<folder>{_UUID})/items/(?P<item>{_UUID})"
+def _route_pattern(template: str) -> re.Pattern[str]:
+    """`/a/{name}/b` -> a regex matching the whole path, with each `{name}` a named path segment."""
+    parts = re.split(r"\{(\w+)\}", template)  # literal, name, literal, name, ..., literal
+    regex = "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+)" for index, part in enumerate(parts))
+    return re.compile(regex + "$")
+
+
+_STAGE = "/v2/public/projects/{project}/workflow/stages/{stage}"
+_FOLDER_ITEM = "/v2/public/storage/folders/{folder}/items/{item}"
 
 # (method, path regex, route name, handler); first match wins, so fixed segments come before `{uuid}` ones.
 _V2_ROUTES: list[tuple[str, re.Pattern[str], str, V2Handler]] = [
-    (m, re.compile(p + "$"), f"{m} {name}", h)
-    for m, p, name, h in [
-        ("GET", rf"/v2/public/projects/(?P<project>{_UUID})", "/v2/public/projects/{project}", _project),
-        ("GET", rf"/v2/public/ontologies/(?P<ontology>{_UUID})", "/v2/public/ontologies/{ontology}", _ontology),
-        ("GET", _STAGE + "/tasks", "/v2/public/projects/{project}/workflow/stages/{stage}/tasks", _tasks),
-        ("POST", _STAGE + "/actions", "/v2/public/projects/{project}/workflow/stages/{stage}/actions", _actions),
-        ("POST", _STAGE + "/move-tasks", "/v2/public/projects/{project}/workflow/stages/{stage}/move-tasks", _move),
-        (
-            "POST",
-            rf"/v2/public/projects/(?P<project>{_UUID})/priorities",
-            "/v2/public/projects/{project}/priorities",
-            _priorities,
-        ),
-        ("POST", r"/v2/public/storage/items/get-bulk", "/v2/public/storage/items/get-bulk", _items_bulk),
-        ("PATCH", r"/v2/public/storage/items/patch-bulk", "/v2/public/storage/items/patch-bulk", _patch_bulk),
-        ("GET", rf"/v2/public/storage/items/(?P<item>{_UUID})", "/v2/public/storage/items/{item}", _item),
-        (
-            "GET",
-            _FOLDER_ITEM + "/child-items",
-            "/v2/public/storage/folders/{folder}/items/{item}/child-items",
-            _children,
-        ),
-        ("PATCH", _FOLDER_ITEM, "/v2/public/storage/folders/{folder}/items/{item}", _patch_item),
+    (method, _route_pattern(template), f"{method} {template}", handler)
+    for method, template, handler in [
+        ("GET", "/v2/public/projects/{project}", _project),
+        ("GET", "/v2/public/ontologies/{ontology}", _ontology),
+        ("GET", _STAGE + "/tasks", _tasks),
+        ("POST", _STAGE + "/actions", _actions),
+        ("POST", _STAGE + "/move-tasks", _move),
+        ("POST", "/v2/public/projects/{project}/priorities", _priorities),
+        ("POST", "/v2/public/storage/items/get-bulk", _items_bulk),
+        ("PATCH", "/v2/public/storage/items/patch-bulk", _patch_bulk),
+        ("GET", "/v2/public/storage/items/{item}", _item),
+        ("GET", _FOLDER_ITEM + "/child-items", _children),
+        ("PATCH", _FOLDER_ITEM, _patch_item),
     ]
 ]
 
@@ -168,8 +168,7 @@ class Api:
             return self._legacy(request)
         if path.startswith("/v2/public/"):
             return self._v2(request)
-        route = f"{request.method} {path}"
-        return _json(501, {"message": f"the Encord emulator does not implement {route}"}, route)
+        return _not_implemented(f"{request.method} {path}")
 
     def _check_project(self, principal: str | None, project_hash: str) -> None:
         # Checked before the project is looked up, as Encord does: a restricted caller learns nothing about
@@ -199,15 +198,14 @@ class Api:
             except ApiError as exc:
                 return _json(exc.status, {"message": exc.message}, route)
             return _json(200, result, route)
-        route = f"{request.method} {path}"
-        return _json(501, {"message": f"the Encord emulator does not implement {route}"}, route)
+        return _not_implemented(f"{request.method} {path}")
 
     # ---- legacy RPC ----------------------------------------------------------------------------------------
 
     def _legacy(self, request: ApiRequest) -> ApiResponse:
         base_route = f"{request.method} {request.path}"
         if request.method != "POST":
-            return _json(501, {"message": f"the Encord emulator does not implement {base_route}"}, base_route)
+            return _not_implemented(base_route)
         try:
             principal = self.auth.check_legacy(request.headers, request.body)
         except ApiError as exc:

@@ -104,6 +104,11 @@ class _MediaResolver:
         assert generate is not None
         return generate_video(generate, cache_dir=self._cache_dir)
 
+    def sequence(self, images: list[MediaFile], params: GenerateParams) -> MediaFile:
+        return video_from_images(
+            images, fps=params.fps, keyframe_interval=params.keyframe_interval, cache_dir=self._cache_dir
+        )
+
     def group_images(self, spec: DataItemSpec, index: int) -> list[MediaFile]:
         if spec.images is not None:
             return [self.image(path=src.path, generate=src.generate) for src in spec.images]
@@ -260,13 +265,7 @@ class _ProjectBuilder:
                     group = self._storage_item(data_hash, "imageGroup", title, None, spec)
                     data_type = "img_group"
                 else:
-                    params = spec.generate or GenerateParams()
-                    video = video_from_images(
-                        images,
-                        fps=params.fps,
-                        keyframe_interval=params.keyframe_interval,
-                        cache_dir=self.media._cache_dir,
-                    )
+                    video = self.media.sequence(images, spec.generate or GenerateParams())
                     group = self._storage_item(data_hash, "imageSequence", title, video, spec)
                     data_type = "video"
                 for n, (image, source) in enumerate(zip(images, sources, strict=True)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -83,7 +83,7 @@ class FaultInjector:
             fault = Fault.RATE_LIMIT
         elif roll < settings.drop_rate + settings.rate_429 + settings.rate_503:
             fault = Fault.UNAVAILABLE
-        return replace(_NO_FAULT, fault=fault, delay_s=delay, retry_after_s=settings.retry_after_s)
+        return FaultDecision(fault, delay, settings.retry_after_s)
 
     def as_json(self) -> dict[str, Any]:
         return self._settings.model_dump()

@@ -26,7 +26,7 @@ from encord_emulator.api import Api, ApiRequest, ApiResponse
 from encord_emulator.auth import Authenticator
 from encord_emulator.faults import Fault, FaultInjector, FaultSettings
 from encord_emulator.observability import RequestLog, RequestRecord
-from encord_emulator.state import EmulatorState
+from encord_emulator.state import EmulatorState, first_value
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _MEDIA_PATH = re.compile(r"^/files/(?P<item>[^/]+)(/.*)?$")
@@ -168,20 +168,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- media ---------------------------------------------------------------------------------------------
 
-    def _media(self, path: str, *, send_body: bool = True) -> int:
+    def _media(self, path: str, *, send_body: bool = True) -> None:
         match = _MEDIA_PATH.match(path)
         query = parse_qs(urlsplit(self.path).query)
-        found = self.app.state.media(match["item"]) if match else None
-        if match is None or found is None:
-            return self._plain(404, "no such file", send_body=send_body)
+        media = self.app.state.media(match["item"]) if match else None
+        if match is None or media is None:
+            self._plain(404, "no such file", send_body=send_body)
+            return
         problem = self.app.state.signer.check(
             item_uuid=match["item"],
-            expires=_first(query, "expires"),
-            signature=_first(query, "sig"),
+            expires=first_value(query, "expires"),
+            signature=first_value(query, "sig"),
         )
         if problem is not None:
-            return self._plain(403, problem, send_body=send_body)
-        media, _ = found
+            self._plain(403, problem, send_body=send_body)
+            return
         size = media.path.stat().st_size
         start, end = 0, size - 1
         status = 200
@@ -191,7 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
             parsed = _parse_range(range_header, size)
             if parsed is None:
                 headers = {"Content-Range": f"bytes */{size}"}
-                return self._plain(416, "range not satisfiable", headers=headers, send_body=send_body)
+                self._plain(416, "range not satisfiable", headers=headers, send_body=send_body)
+                return
             start, end = parsed
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
@@ -205,13 +207,11 @@ class _Handler(BaseHTTPRequestHandler):
             with media.path.open("rb") as handle:
                 handle.seek(start)
                 _copy(handle, self.wfile, length)
-        return status
 
-    def _plain(self, status: int, text: str, *, headers: dict[str, str] | None = None, send_body: bool = True) -> int:
+    def _plain(self, status: int, text: str, *, headers: dict[str, str] | None = None, send_body: bool = True) -> None:
         self._send(
             status, text.encode(), {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}, send_body=send_body
         )
-        return status
 
     # ---- /_emulator/ ---------------------------------------------------------------------------------------
 
@@ -252,11 +252,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, orjson.dumps({"ok": True}))
         else:
             self._send(404, orjson.dumps({"message": f"no emulator control route {method} {path}"}))
-
-
-def _first(query: dict[str, list[str]], key: str) -> str | None:
-    values = query.get(key)
-    return values[0] if values else None
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

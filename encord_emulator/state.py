@@ -42,9 +42,14 @@ def parse_uuid(value: object, what: str) -> UUID:
         raise InvalidArguments(f"{what} is not a valid UUID: {value!r}") from None
 
 
-def _first(query: Mapping[str, list[str]], key: str) -> str | None:
+def first_value(query: Mapping[str, list[str]], key: str) -> str | None:
+    """The first value of a parsed query-string parameter, None when absent."""
     values = query.get(key)
     return values[0] if values else None
+
+
+def _wants_signed_urls(payload: JSON) -> bool:
+    return bool(payload.get("get_signed_url")) if isinstance(payload, dict) else False
 
 
 # Keyset pagination: a token names the last task returned, so tasks leaving the stage while a client pages
@@ -106,16 +111,14 @@ class EmulatorState:
             raise NotFound(f"storage item {uuid} not found")
         return item
 
-    def media(self, item_uuid: str) -> tuple[MediaFile, str] | None:
+    def media(self, item_uuid: str) -> MediaFile | None:
         try:
             uuid = UUID(item_uuid)
         except ValueError:
             return None
         with self.lock:
             item = self.items.get(uuid)
-            if item is None or item.media is None:
-                return None
-            return item.media, item.name
+            return item.media if item is not None else None
 
     # ---- projects, ontologies, workflow --------------------------------------------------------------------
 
@@ -136,8 +139,8 @@ class EmulatorState:
         dataset_hashes = {parse_uuid(v, "datasetHashes") for v in query.get("datasetHashes", [])}
         statuses = set(query.get("statuses", []))
         emails = set(query.get("userEmails", []))
-        title_contains = _first(query, "dataTitleContains")
-        after = _page_after(_first(query, "pageToken"))
+        title_contains = first_value(query, "dataTitleContains")
+        after = _page_after(first_value(query, "pageToken"))
         needle = title_contains.lower() if title_contains is not None else None
         size = self.settings.page_size
         with self.lock:
@@ -344,7 +347,7 @@ class EmulatorState:
 
     def create_label_rows(self, project_hash: str, uids: JSON, payload: JSON, *, base_url: str) -> JSON:
         data_hashes = self._uid_list(uids, "data hash")
-        sign = bool(payload.get("get_signed_url")) if isinstance(payload, dict) else False
+        sign = _wants_signed_urls(payload)
         with self.lock:
             project = self.project(project_hash)
             rows = []
@@ -363,7 +366,7 @@ class EmulatorState:
 
     def get_label_rows(self, project_hash: str, uids: JSON, payload: JSON, *, base_url: str) -> JSON:
         label_hashes = self._uid_list(uids, "label hash")
-        sign = bool(payload.get("get_signed_url")) if isinstance(payload, dict) else False
+        sign = _wants_signed_urls(payload)
         with self.lock:
             project = self.project(project_hash)
             rows = [self._label_row(project, label_hash) for label_hash in label_hashes]
@@ -471,4 +474,4 @@ class EmulatorState:
 
     def dump(self) -> JSON:
         with self.lock:
-            return wire.state_dump(self.projects, self.items, wire.label_status)
+            return wire.state_dump(self.projects, self.items)

@@ -358,6 +358,7 @@ def refresh_data_links(
     units = blob.get("data_units")
     if not isinstance(units, dict):
         return
+    url = signer.sign if sign else signer.unsigned
     for key, unit in units.items():
         if not isinstance(unit, dict):
             continue
@@ -365,13 +366,10 @@ def refresh_data_links(
             item = items.get(UUID(str(key))) or items[row.item_uuid]
         except (ValueError, KeyError):
             continue
-        url = signer.sign if sign else signer.unsigned
         unit["data_link"] = url(base_url=base_url, item_uuid=item.uuid, name=item.name)
 
 
-def state_dump(
-    projects: Mapping[UUID, Project], items: Mapping[UUID, StorageItem], label_status: Callable[[DataRow], str]
-) -> dict[str, Any]:
+def state_dump(projects: Mapping[UUID, Project], items: Mapping[UUID, StorageItem]) -> dict[str, Any]:
     return {
         "projects": [
             {

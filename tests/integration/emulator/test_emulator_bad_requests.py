@@ -36,9 +36,14 @@ def unchanged(emulator: RunningEmulator) -> Iterator[RunningEmulator]:
     assert emulator.state.dump() == before
 
 
+def _config(key_text: str, url: str) -> SshConfig:
+    """The SDK's own signing config for a private key, so requests carry exactly the SDK's signatures."""
+    key = load_ssh_private_key(key_text.encode(), password=None)
+    return SshConfig(key, domain=url)  # type: ignore[arg-type]
+
+
 def _signed_v2(emulator: RunningEmulator, method: str, path: str, body: bytes) -> requests.Response:
-    key = load_ssh_private_key(emulator.ssh_key.encode(), password=None)
-    config = SshConfig(key, domain=emulator.url)  # type: ignore[arg-type]
+    config = _config(emulator.ssh_key, emulator.url)
     prepared = requests.Request(method, emulator.url + path, data=body).prepare()
     sign_request(prepared, config.public_key_hex, config.private_key)
     with requests.Session() as session:
@@ -46,8 +51,7 @@ def _signed_v2(emulator: RunningEmulator, method: str, path: str, body: bytes) -
 
 
 def _signed_legacy(emulator: RunningEmulator, body: str, project: str) -> dict[str, Any]:
-    key = load_ssh_private_key(emulator.ssh_key.encode(), password=None)
-    config = SshConfig(key, domain=emulator.url)  # type: ignore[arg-type]
+    config = _config(emulator.ssh_key, emulator.url)
     headers = config.define_headers(project, "project", body)
     response = requests.post(emulator.url + "/public", data=body, headers=headers, timeout=5)
     assert response.status_code == 200  # legacy errors travel inside the envelope
@@ -130,8 +134,7 @@ def test_wrong_key_fails_both_generations(unchanged: RunningEmulator) -> None:
     stranger = EncordUserClient.create_with_ssh_private_key(ssh_private_key=stranger_key, domain=unchanged.url)
     with pytest.raises(AuthenticationError):
         stranger.get_project(unchanged.project_hash)  # v2: HTTP 401 {"message"}
-    key = load_ssh_private_key(stranger_key.encode(), password=None)
-    config = SshConfig(key, domain=unchanged.url)  # type: ignore[arg-type]
+    config = _config(stranger_key, unchanged.url)
     body = '{"query_type": "labelrowmetadata", "query_method": "GET", "values": {"uid": null, "payload": {}}}'
     headers = config.define_headers(unchanged.project_hash, "project", body)
     response = requests.post(unchanged.url + "/public", data=body, headers=headers, timeout=5)
@@ -146,8 +149,7 @@ def test_wrong_key_fails_both_generations(unchanged: RunningEmulator) -> None:
 def test_tampered_signature_and_body_are_rejected(unchanged: RunningEmulator) -> None:
     emulator = unchanged
     path = f"/v2/public/projects/{emulator.project_hash}"
-    key = load_ssh_private_key(emulator.ssh_key.encode(), password=None)
-    config = SshConfig(key, domain=emulator.url)  # type: ignore[arg-type]
+    config = _config(emulator.ssh_key, emulator.url)
     prepared = requests.Request("GET", emulator.url + path).prepare()
     sign_request(prepared, config.public_key_hex, config.private_key)
     prepared.url = emulator.url + path + "?extra=1"  # the signed request target no longer matches
@@ -197,8 +199,7 @@ def test_unsupported_route_is_501_naming_it(unchanged: RunningEmulator) -> None:
     with pytest.raises(UnknownException):
         _raise_v2(response)
     body = '{"query_type": "labelworkflowgraphnode", "query_method": "POST", "values": {"uid": [], "payload": {}}}'
-    key = load_ssh_private_key(unchanged.ssh_key.encode(), password=None)
-    config = SshConfig(key, domain=unchanged.url)  # type: ignore[arg-type]
+    config = _config(unchanged.ssh_key, unchanged.url)
     headers = config.define_headers(unchanged.project_hash, "project", body)
     legacy = requests.post(unchanged.url + "/public", data=body, headers=headers, timeout=5)
     assert legacy.status_code == 501
