@@ -24,7 +24,7 @@ from deploy.build.dependencies import (
 )
 from deploy.build.errors import BuildError, PackageTooLargeError
 from deploy.build.report import LAMBDA_UNZIPPED_LIMIT_BYTES, SizeReport, size_report
-from deploy.build.sources import AgentTarget, agent_entries, runtime_package_entries
+from deploy.build.sources import AgentTarget, agent_entries, runtime_package_entries, top_level_names
 
 LAMBDA_ZIP = "lambda.zip"
 GCP_ZIP = "source.zip"
@@ -121,25 +121,11 @@ def gcp_entrypoints() -> tuple[str, ...]:
     source = root / "gcp.py" if (root / "gcp.py").is_file() else root / "gcp" / "__init__.py"
     if not source.is_file():
         raise BuildError(f"functions.gcp not found under {root}")
-    defined = _top_level_names(ast.parse(source.read_text(encoding="utf-8")))
+    defined = top_level_names(ast.parse(source.read_text(encoding="utf-8")).body)
     missing = _REQUIRED_GCP_ENTRYPOINTS - defined
     if missing:
         raise BuildError(f"functions.gcp does not define {sorted(missing)}")
     return tuple(name for name in GCP_ENTRYPOINTS if name in defined)
-
-
-def _top_level_names(module: ast.Module) -> set[str]:
-    names: set[str] = set()
-    for node in module.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, ast.ImportFrom | ast.Import):
-            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
-    return names
 
 
 def _environment_for(dependencies: DependencySource, platform: TargetPlatform) -> dict[str, str]:

@@ -113,7 +113,7 @@ def _check_attribute(module_file: Path, target: AgentTarget) -> None:
         tree = ast.parse(module_file.read_text(encoding="utf-8"), filename=str(module_file))
     except (SyntaxError, UnicodeDecodeError) as exc:
         raise AgentNotFoundError(f"cannot read {module_file}: {exc}") from None
-    names = _top_level_names(tree.body)
+    names = top_level_names(tree.body)
     if target.attr not in names:
         raise AgentNotFoundError(
             f"{target}: {module_file} binds no top-level {target.attr!r}"
@@ -121,7 +121,8 @@ def _check_attribute(module_file: Path, target: AgentTarget) -> None:
         )
 
 
-def _top_level_names(body: list[ast.stmt]) -> set[str]:
+def top_level_names(body: list[ast.stmt]) -> set[str]:
+    """Names a module body binds at top level, including under a top-level `if`, `try` or `with`."""
     names: set[str] = set()
     for node in body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -134,7 +135,7 @@ def _top_level_names(body: list[ast.stmt]) -> set[str]:
         elif isinstance(node, ast.If | ast.Try | ast.With):
             # Bindings under a top-level `if`/`try`/`with` still define module attributes.
             for block in ("body", "orelse", "finalbody"):
-                names |= _top_level_names(getattr(node, block, []))
+                names |= top_level_names(getattr(node, block, []))
             for handler in getattr(node, "handlers", []):
-                names |= _top_level_names(handler.body)
+                names |= top_level_names(handler.body)
     return names

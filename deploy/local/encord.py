@@ -67,9 +67,6 @@ class EmulatorControl:
         entries = self._call("GET", "requests?limit=100000")["entries"]
         return Counter(str(entry["fault"]) for entry in entries if entry.get("fault"))
 
-    def request_counters(self) -> dict[str, int]:
-        return dict(self._call("GET", "requests?limit=0")["counters"])
-
     def set_faults(self, **settings: Any) -> dict[str, Any]:
         """e.g. `set_faults(rate_429=0.1, rate_503=0.1, latency_ms=20, latency_jitter_ms=200, seed=7)`."""
         return dict(self._call("PUT", "faults", settings))

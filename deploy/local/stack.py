@@ -37,8 +37,6 @@ from deploy.local.pubsub import (
     pull_all,
 )
 from deploy.local.sqs import (
-    InProcessInvoker,
-    Invoker,
     RieInvoker,
     SqsEventSourcePoller,
     SqsQueues,
@@ -209,8 +207,6 @@ class AwsPathConfig:
     function_timeout_s: int = 60
     consume_handler: str = "functions.aws.consume"
     dispatch_handler: str | None = "functions.aws.dispatch"
-    # Call the consume handler in this process instead of the RIE (benchmarks). Needs the env set here.
-    in_process: Callable[[dict[str, Any], Any], Any] | None = None
     # "thread": the poller runs in this process (tests, demo); "process": in its own (`local up`).
     delivery: Literal["thread", "process"] = "thread"
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -255,28 +251,20 @@ class AwsPath:
             visibility_timeout_s=config.visibility_timeout_s,
             max_receive_count=config.max_receive_count,
         )
-        invokers: list[Invoker] = []
-        if config.in_process is not None:
-            invokers = [
-                InProcessInvoker(config.in_process, timeout_s=config.function_timeout_s)
-                for _ in range(config.instances)
-            ]
-        else:
-            for index in range(config.instances):
-                process = self.stack.start(
-                    components.lambda_rie(
-                        handler=config.consume_handler,
-                        env=self.function_env,
-                        timeout_s=config.function_timeout_s,
-                        name=f"lambda-consume-{index}",
-                    )
+        invokers: list[RieInvoker] = []
+        for index in range(config.instances):
+            process = self.stack.start(
+                components.lambda_rie(
+                    handler=config.consume_handler,
+                    env=self.function_env,
+                    timeout_s=config.function_timeout_s,
+                    name=f"lambda-consume-{index}",
                 )
-                assert process.url is not None
-                invokers.append(RieInvoker(process.url, timeout_s=config.function_timeout_s + 5))
+            )
+            assert process.url is not None
+            invokers.append(RieInvoker(process.url, timeout_s=config.function_timeout_s + 5))
         if config.delivery == "process":
-            rie_args = [
-                arg for invoker in invokers if isinstance(invoker, RieInvoker) for arg in ("--rie", invoker.base_url)
-            ]
+            rie_args = [arg for invoker in invokers for arg in ("--rie", invoker.base_url)]
             self.stack.start(
                 components.deliverer(
                     name="sqs-event-source-mapping",
@@ -515,9 +503,3 @@ class GcpPath:
             body = bytes(received.message.data)
             self.dead_letters.append(DeadLetter(body=body, reason=reason, attributes=attributes))
         return self.dead_letters
-
-    def wait_idle(self, *, timeout_s: float = 120.0, quiet_s: float = 3.0) -> None:
-        """Until the bridge has delivered nothing for `quiet_s` (Pub/Sub has no cheap 'queue is empty' probe)."""
-        assert self.bridge is not None
-        bridge = self.bridge
-        wait_for(lambda: bridge.idle_for() >= quiet_s, timeout_s=timeout_s, what="Pub/Sub deliveries to stop")

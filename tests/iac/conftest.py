@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from typer.testing import CliRunner
 
 from deploy.build.builder import LAMBDA_ZIP
 from deploy.build.cli import app as build_app
+from deploy.local import components
+from deploy.local.processes import ManagedProcess
 from tests.iac.iac_tools import FIXTURE_AGENT, FIXTURES, REPO, TERRAFORM_DIR, Terraform, find_plugin_dir
 
 
@@ -63,30 +59,7 @@ def site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def moto_url(tmp_path: Path) -> Iterator[str]:
-    """A real moto_server on a free loopback port, in its own process group (stopped by group id)."""
-    binary = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
-    if not Path(binary).is_file():
-        pytest.skip("moto_server is not installed")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = (tmp_path / "moto.log").open("wb")
-    process = subprocess.Popen(
-        [binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        give_up = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(f"{url}/moto-api/", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, "moto_server exited"
-                assert time.monotonic() < give_up, "moto_server did not start"
-                time.sleep(0.1)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-        log.close()
+    """A real moto_server on a free loopback port, in a session of its own (the local stack's component)."""
+    with ManagedProcess(components.moto_server(), log_dir=tmp_path) as moto:
+        assert moto.url is not None
+        yield moto.url

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,9 @@ from encord.workflow.stages.agent import AgentStage
 from packaging.requirements import Requirement
 
 from deploy.build.dependencies import resolve_installed
+from deploy.local import components
+from deploy.local.errors import ComponentUnavailableError
+from deploy.local.processes import free_port
 from encord_emulator.testing import RunningEmulator, run_emulator
 from runner_core.messages import encode_envelope
 from tests.iac.iac_tools import FIXTURE_AGENT, REPO
@@ -36,19 +38,10 @@ NEXT_STAGE = "Annotate"
 
 
 def _rie_binary() -> Path:
-    from deploy.local.rie import default_rie_path
-
-    path = default_rie_path()
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.skip(f"Lambda RIE not at {path} (python -m deploy.local.rie fetch --dest .tools/aws-lambda-rie)")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    try:
+        return components.find_rie()
+    except ComponentUnavailableError as exc:
+        pytest.skip(str(exc))
 
 
 def _lambda_runtime_dir(target: Path) -> Path:
@@ -158,13 +151,13 @@ def test_golden_sqs_event_runs_inside_the_lambda_rie(
 ) -> None:
     rie = _rie_binary()
     runtime = _lambda_runtime_dir(tmp_path / "runtime")
-    port = _free_port()
+    port = free_port()
     event, task_uuid = _golden_event(emulator)
     assert emulator.state.task_stage(task_uuid) == STAGE
     log = (tmp_path / "rie.log").open("wb")
     # Both ports free and explicit: RIE's runtime API default (9001) clashes with any other RIE on the machine.
     command = [str(rie), "--runtime-interface-emulator-address", f"127.0.0.1:{port}"]
-    command += ["--runtime-api-address", f"127.0.0.1:{_free_port()}"]
+    command += ["--runtime-api-address", f"127.0.0.1:{free_port()}"]
     command += [sys.executable, "-S", "-m", "awslambdaric", "functions.aws.consume"]
     process = subprocess.Popen(
         command,
