@@ -15,6 +15,8 @@ from runner_core.outcomes import MessageResult, QueueMessage
 
 MAX_ATTEMPTS_ENV = "RUNNER_MAX_ATTEMPTS"
 DEFAULT_MAX_ATTEMPTS = 5  # the default of SQS guidance (maxReceiveCount) and of Pub/Sub's max_delivery_attempts
+DEADLINE_MARGIN_ENV = "RUNNER_DEADLINE_MARGIN_S"
+DEFAULT_DEADLINE_MARGIN_S = 10.0
 
 
 class StructuredLogger(Protocol):
@@ -49,6 +51,24 @@ def max_attempts() -> int:
     if value < 1:
         raise ConfigurationError(f"{MAX_ATTEMPTS_ENV} must be at least 1, got {value}")
     return value
+
+
+def env_seconds(name: str) -> float | None:
+    """A number of seconds from the environment; None when unset or blank."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
+
+
+def deadline_within(start: float, budget_s: float) -> float:
+    """A `time.monotonic()` deadline `budget_s` after `start`, less `RUNNER_DEADLINE_MARGIN_S` (tasks not started by
+    then retry). A short budget still gets half its time for work rather than none."""
+    margin = env_seconds(DEADLINE_MARGIN_ENV)
+    return start + budget_s - min(DEFAULT_DEADLINE_MARGIN_S if margin is None else margin, budget_s / 2)
 
 
 def _emit(logger: StructuredLogger, level: int, message: str, fields: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ class Disposition(StrEnum):
 def disposition_of(result: MessageResult) -> Disposition:
     if result.ok:
         return Disposition.ACK
-    failed = [task for task in result.tasks if str(task.outcome) == "failed"]
+    failed = [task for task in result.tasks if not task.ok]
     if result.error is None and failed and all(task.routed_to_failure_pathway for task in failed):
         # The failure is visible in Encord (the task moved along the stage's failure pathway): nothing to redo.
         return Disposition.ACK
@@ -32,8 +32,6 @@ def failure_reason(result: MessageResult, *, limit: int = 900) -> str:
     if result.error:
         reason = result.error
     else:
-        reasons = [
-            f"{task.task_uuid}: {task.error or 'failed'}" for task in result.tasks if str(task.outcome) == "failed"
-        ]
+        reasons = [f"{task.task_uuid}: {task.error or 'failed'}" for task in result.tasks if not task.ok]
         reason = "; ".join(reasons) or "failed"
     return reason if len(reason) <= limit else reason[: limit - 1] + "…"

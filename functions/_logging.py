@@ -38,9 +38,7 @@ def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
 
 
-def task_fields(
-    task: TaskOutcome, message: QueueMessage, *, cold_start: bool, encord_requests: int | None = None
-) -> dict[str, Any]:
+def task_fields(task: TaskOutcome, message: QueueMessage, *, cold_start: bool) -> dict[str, Any]:
     """The fields of one task-outcome line."""
     return {
         "event": "task_outcome",
@@ -57,7 +55,8 @@ def task_fields(
         "routed_to_failure_pathway": task.routed_to_failure_pathway,
         "error": task.error,
         "duration_ms": round(task.duration_s * 1000, 1),
-        "encord_requests": encord_requests,
+        # Requests of the batch the task ran in (shared by the batch's tasks).
+        "encord_requests": task.encord_requests,
         "cold_start": cold_start,
     }
 
@@ -85,10 +84,8 @@ def outcome_lines(
         if result.error is not None and not result.tasks:
             yield logging.ERROR, MESSAGE_REJECTED, message_fields(result, message, cold_start=cold_start)
         for task in result.tasks:
-            level = logging.WARNING if str(task.outcome) == "failed" else logging.INFO
-            # Requests of the batch the task ran in (runner_core.outcomes.TaskOutcome.encord_requests).
-            requests = getattr(task, "encord_requests", None)
-            yield level, TASK_OUTCOME, task_fields(task, message, cold_start=cold_start, encord_requests=requests)
+            level = logging.INFO if task.ok else logging.WARNING
+            yield level, TASK_OUTCOME, task_fields(task, message, cold_start=cold_start)
 
 
 # --- GCP: Cloud Logging's structured JSON -------------------------------------------------------------------------

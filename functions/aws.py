@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from functions import secrets
-from functions._consume import Verdict, max_attempts, process_messages
+from functions._consume import Verdict, deadline_within, max_attempts, process_messages
 from functions._disposition import Disposition
 from functions._logging import take_cold_start
 from functions._target import load_runner
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 
 QUEUE_URL_ENV = "RUNNER_QUEUE_URL"
 DLQ_URL_ENV = "RUNNER_DLQ_URL"
-DEADLINE_MARGIN_ENV = "RUNNER_DEADLINE_MARGIN_S"
-DEFAULT_DEADLINE_MARGIN_S = 10.0
 FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it runs after that one"
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
@@ -75,14 +73,7 @@ def _deadline(context: Any) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
         return None
-    remaining_s = float(remaining()) / 1000
-    raw = os.environ.get(DEADLINE_MARGIN_ENV, "").strip()
-    try:
-        margin = float(raw) if raw else DEFAULT_DEADLINE_MARGIN_S
-    except ValueError:
-        raise ConfigurationError(f"{DEADLINE_MARGIN_ENV}={raw!r} is not a number of seconds") from None
-    # A short timeout still gets half its time for work rather than none.
-    return time.monotonic() + remaining_s - min(margin, remaining_s / 2)
+    return deadline_within(time.monotonic(), float(remaining()) / 1000)
 
 
 def _queue_message(record: dict[str, Any], attempts: int) -> QueueMessage:
@@ -101,7 +92,7 @@ def _queue_message(record: dict[str, Any], attempts: int) -> QueueMessage:
 
 def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dlq_url: str) -> set[str]:
     """Send permanently failed records to the DLQ with the reason; returns the ids that are safely stored there."""
-    from functions.publishers.sqs import is_fifo, sanitise_id, send_entries, sqs_client
+    from functions.publishers.sqs import is_fifo, sanitise_id, send_entries, sqs_client, string_attributes
 
     entries: list[dict[str, Any]] = []
     for index, record in enumerate(records):
@@ -115,7 +106,7 @@ def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dl
         entry: dict[str, Any] = {
             "Id": str(index),
             "MessageBody": record.get("body") or "(empty body)",
-            "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items() if v},
+            "MessageAttributes": string_attributes(attributes),
         }
         if is_fifo(dlq_url):
             group = (record.get("attributes") or {}).get("MessageGroupId") or "dead-letter"

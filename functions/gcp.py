@@ -26,7 +26,7 @@ import flask
 import functions_framework
 
 from functions import secrets
-from functions._consume import Verdict, max_attempts, process_messages
+from functions._consume import Verdict, deadline_within, env_seconds, max_attempts, process_messages
 from functions._disposition import Disposition
 from functions._logging import gcp_logger, set_trace_from_header, take_cold_start
 from functions._target import load_runner
@@ -41,7 +41,6 @@ TOPIC_ENV = "RUNNER_TOPIC"
 DEAD_LETTER_TOPIC_ENV = "RUNNER_DEAD_LETTER_TOPIC"
 TASKS_PER_MESSAGE_ENV = "RUNNER_TASKS_PER_MESSAGE"
 FUNCTION_TIMEOUT_ENV = "RUNNER_FUNCTION_TIMEOUT_S"
-DEADLINE_MARGIN_ENV = "RUNNER_DEADLINE_MARGIN_S"
 UNSIGNED_SCHEDULE_ENV = "RUNNER_ALLOW_UNSIGNED_SCHEDULE"
 
 logger = gcp_logger("functions")
@@ -59,23 +58,10 @@ class PushedMessage:
     ordering_key: str | None = None
 
 
-def _env_float(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
-
-
 def _deadline(started: float) -> float | None:
     """Cloud Functions has no remaining-time API: RUNNER_FUNCTION_TIMEOUT_S (the deployed timeout) stands in."""
-    timeout = _env_float(FUNCTION_TIMEOUT_ENV)
-    if timeout is None:
-        return None
-    margin = _env_float(DEADLINE_MARGIN_ENV)
-    return started + timeout - min(10.0 if margin is None else margin, timeout / 2)
+    timeout = env_seconds(FUNCTION_TIMEOUT_ENV)
+    return None if timeout is None else deadline_within(started, timeout)
 
 
 def pushed_message(payload: Mapping[str, Any], *, fallback_id: str | None = None) -> PushedMessage:

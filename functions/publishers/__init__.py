@@ -19,14 +19,6 @@ class PublishReport:
     failed: int = 0
     errors: tuple[str, ...] = field(default=())
 
-    def __add__(self, other: PublishReport) -> PublishReport:
-        return PublishReport(
-            published=self.published + other.published,
-            tasks=self.tasks + other.tasks,
-            failed=self.failed + other.failed,
-            errors=self.errors + other.errors,
-        )
-
 
 class Publisher(Protocol):
     """Where the producer's messages go; the queue's own limits (batch size, payload) are the publisher's job."""

@@ -44,7 +44,7 @@ def is_fifo(queue_url: str) -> bool:
     return queue_url.rstrip("/").endswith(".fifo")
 
 
-def _string_attributes(attributes: Mapping[str, str]) -> dict[str, dict[str, str]]:
+def string_attributes(attributes: Mapping[str, str]) -> dict[str, dict[str, str]]:
     return {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items() if value}
 
 
@@ -108,7 +108,7 @@ class SqsPublisher:
         entry: dict[str, Any] = {
             "Id": str(index),
             "MessageBody": message.body,
-            "MessageAttributes": _string_attributes(message.attributes()),
+            "MessageAttributes": string_attributes(message.attributes()),
         }
         if is_fifo(self.queue_url):
             group = message.ordering_key or f"{message.project_hash}-{message.stage_uuid}"

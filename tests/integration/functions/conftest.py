@@ -3,7 +3,6 @@ Google's Pub/Sub emulator (Java), each on a free loopback port."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import requests
 
 from deploy.local.components import find_java, find_pubsub_emulator_jar
 from deploy.local.errors import ComponentUnavailableError
+from deploy.local.processes import free_port
 from encord_emulator.testing import DEMO_SEED, RunningEmulator, run_emulator
 from functions import _target
 from functions.publishers import pubsub as pubsub_publisher
@@ -26,12 +26,6 @@ DUMMY_AWS = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_http(url: str, *, timeout_s: float = 20.0, expect: str | None = None) -> None:
@@ -72,7 +66,7 @@ def moto_server() -> Iterator[Moto]:
     """moto's server over HTTP on its own port (ThreadedMotoServer: the same server as `moto_server`)."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -99,7 +93,7 @@ def pubsub_server() -> Iterator[PubSubEmulator]:
         jar, java = find_pubsub_emulator_jar(), find_java()
     except ComponentUnavailableError as exc:
         pytest.skip(f"Pub/Sub emulator not available: {exc}")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [java, "-jar", str(jar), "--host=127.0.0.1", f"--port={port}"],
         stdout=subprocess.DEVNULL,

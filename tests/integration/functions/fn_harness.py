@@ -11,10 +11,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import functions_framework
 import requests
 from awslambdaric.lambda_context import LambdaContext
-from flask.testing import FlaskClient
 
 from runner_core.messages import decode_message
 from runner_core.producer import OutboundMessage
@@ -136,15 +134,6 @@ def bad_bodies(project_hash: str) -> dict[str, str]:
             }
         ),
     }
-
-
-def ff_client(source: str, target: str, signature_type: str) -> FlaskClient:
-    """functions-framework's app for `target` in `source`, as its own test suite drives it."""
-    app = functions_framework.create_app(  # type: ignore[no-untyped-call]
-        target=target, source=source, signature_type=signature_type
-    )
-    client: FlaskClient = app.test_client()
-    return client
 
 
 @dataclass

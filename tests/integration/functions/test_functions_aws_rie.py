@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from deploy.local.processes import free_port
 from deploy.local.rie import default_rie_path
 from encord_emulator.testing import RunningEmulator
 from runner_core.producer import build_messages
@@ -33,12 +34,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def _free_port() -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port != 9001:  # the RIE's default runtime API port, whoever holds it
-            return port
+    while (port := free_port()) == 9001:  # the RIE's default runtime API port, whoever holds it
+        pass
+    return port
 
 
 @pytest.fixture

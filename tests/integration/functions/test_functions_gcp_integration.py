@@ -20,11 +20,11 @@ from runner_core.producer import OutboundMessage, build_messages
 from tests.integration.functions import fn_agents
 from tests.integration.functions.fn_harness import (
     PubSubEmulator,
-    ff_client,
     install_failure_pathway_runner,
     task_uuid_of,
     title_of,
 )
+from tests.unit.functions._functions_fakes import ff_client
 
 EVENTS = Path(__file__).parents[2] / "events"
 SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")

@@ -13,7 +13,8 @@ from encord_emulator.testing import RunningEmulator
 from functions import _logging, aws
 from runner_core.producer import build_messages
 from tests.integration.functions import fn_agents
-from tests.integration.functions.fn_harness import Moto, ff_client, lambda_context, receive_event, title_of
+from tests.integration.functions.fn_harness import Moto, lambda_context, receive_event, title_of
+from tests.unit.functions._functions_fakes import ff_client
 
 EVENTS = Path(__file__).parents[2] / "events"
 SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")

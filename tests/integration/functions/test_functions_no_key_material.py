@@ -16,7 +16,8 @@ from functions._logging import CloudLoggingFormatter
 from functions.webhook import sign
 from runner_core.producer import build_messages
 from tests.integration.functions import fn_agents
-from tests.integration.functions.fn_harness import Moto, bad_bodies, ff_client, lambda_context, receive_event, title_of
+from tests.integration.functions.fn_harness import Moto, bad_bodies, lambda_context, receive_event, title_of
+from tests.unit.functions._functions_fakes import ff_client
 
 SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")
 EVENTS = Path(__file__).parents[2] / "events"
