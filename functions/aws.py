@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 # Deliberately eager, and before anything imports pydantic (runner_core does, through the encord SDK): Powertools'
@@ -29,7 +30,7 @@ from aws_lambda_powertools.utilities.batch import (
 from functions import secrets
 from functions._consume import Verdict, deadline_within, max_attempts, process_messages
 from functions._disposition import Disposition
-from functions._logging import take_cold_start
+from functions._logging import redact_fields, take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError
 from runner_core.outcomes import QueueMessage
@@ -44,7 +45,15 @@ QUEUE_URL_ENV = "RUNNER_QUEUE_URL"
 DLQ_URL_ENV = "RUNNER_DLQ_URL"
 FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it runs after that one"
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON line with every string field (message, `exception`, `stack_trace`, extras) redacted."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        return super().serialize(log=redact_fields(log))
+
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"), logger_formatter=RedactingFormatter())
 # The shared modules log through the stdlib; give them the same JSON format and fields.
 copy_config_to_registered_loggers(source_logger=logger, include={"functions", "runner_core"})
 
@@ -76,8 +85,14 @@ def _deadline(context: Any) -> float | None:
     return deadline_within(time.monotonic(), float(remaining()) / 1000)
 
 
+def _attributes(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's `attributes`, or {} when a hand-made or corrupted event holds something else there."""
+    attributes = record.get("attributes")
+    return attributes if isinstance(attributes, dict) else {}
+
+
 def _queue_message(record: dict[str, Any], attempts: int) -> QueueMessage:
-    attributes = record.get("attributes") or {}
+    attributes = _attributes(record)
     try:
         attempt = max(1, int(attributes.get("ApproximateReceiveCount", 1)))
     except (TypeError, ValueError):
@@ -101,7 +116,7 @@ def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dl
             "runner_failure_reason": verdict.reason or "failed permanently",
             "runner_source_message_id": record["messageId"],
             "runner_source_queue": str(record.get("eventSourceARN", "")),
-            "runner_attempt": str((record.get("attributes") or {}).get("ApproximateReceiveCount", "1")),
+            "runner_attempt": str(_attributes(record).get("ApproximateReceiveCount", "1"))[:16],
         }
         entry: dict[str, Any] = {
             "Id": str(index),
@@ -109,7 +124,7 @@ def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dl
             "MessageAttributes": string_attributes(attributes),
         }
         if is_fifo(dlq_url):
-            group = (record.get("attributes") or {}).get("MessageGroupId") or "dead-letter"
+            group = str(_attributes(record).get("MessageGroupId") or "dead-letter")
             entry["MessageGroupId"] = sanitise_id(group)
             entry["MessageDeduplicationId"] = sanitise_id(record["messageId"])
         entries.append(entry)
@@ -133,8 +148,7 @@ def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records: list[dict[str, Any]] = list(event.get("Records") or [])
     # FIFO records carry their MessageGroupId; the queue ARN's ".fifo" suffix is the fallback.
     fifo = any(
-        "MessageGroupId" in (r.get("attributes") or {}) or str(r.get("eventSourceARN", "")).endswith(".fifo")
-        for r in records
+        "MessageGroupId" in _attributes(r) or str(r.get("eventSourceARN", "")).endswith(".fifo") for r in records
     )
     verdicts = _decide(records, context, fifo=fifo, cold_start=cold_start)
 
@@ -165,7 +179,7 @@ def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _group_of(record: dict[str, Any]) -> str:
-    return str((record.get("attributes") or {}).get("MessageGroupId", ""))
+    return str(_attributes(record).get("MessageGroupId", ""))
 
 
 def _fifo_rounds(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -24,11 +25,12 @@ from typing import Any
 
 import flask
 import functions_framework
+from flask.logging import default_handler
 
 from functions import secrets
 from functions._consume import Verdict, deadline_within, env_seconds, max_attempts, process_messages
 from functions._disposition import Disposition
-from functions._logging import gcp_logger, set_trace_from_header, take_cold_start
+from functions._logging import RedactingFilter, gcp_logger, redact_handlers, set_trace_from_header, take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
 from runner_core.outcomes import QueueMessage
@@ -44,6 +46,9 @@ FUNCTION_TIMEOUT_ENV = "RUNNER_FUNCTION_TIMEOUT_S"
 UNSIGNED_SCHEDULE_ENV = "RUNNER_ALLOW_UNSIGNED_SCHEDULE"
 
 logger = gcp_logger("functions")
+# What functions-framework and Flask print on stderr (an unhandled exception's traceback) is redacted too.
+default_handler.addFilter(RedactingFilter())
+redact_handlers(logging.getLogger())
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +89,21 @@ def pushed_message(payload: Mapping[str, Any], *, fallback_id: str | None = None
         message_id=str(message_id),
         data=data,
         attributes={str(k): str(v) for k, v in attributes.items()} if isinstance(attributes, Mapping) else {},
-        delivery_attempt=int(attempt) if isinstance(attempt, int | str) and str(attempt).isdigit() else None,
+        delivery_attempt=_delivery_attempt(attempt),
         subscription=str(payload["subscription"]) if payload.get("subscription") else None,
         ordering_key=str(message.get("orderingKey")) if message.get("orderingKey") else None,
     )
+
+
+def _delivery_attempt(value: object) -> int | None:
+    """Pub/Sub's `deliveryAttempt`: a small whole number, else None (str.isdigit alone would let "²" through)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 1_000_000 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6:
+        return int(value)
+    return None
 
 
 def _raw_push_extras() -> Mapping[str, Any]:
