@@ -1,7 +1,8 @@
 """AWS entrypoints: `consume` (SQS -> Lambda, partial batch responses) and `dispatch` (EventBridge schedule, or
 Encord's signed webhook through a Lambda function URL).
 
-Handlers: `functions.aws.consume` and `functions.aws.dispatch`. The event source mapping must set
+Handlers: `functions.aws.consume`, `functions.aws.dispatch` and `functions.aws.webhook` (the webhook alone: the
+public function URL's handler). The event source mapping must set
 `function_response_types = ["ReportBatchItemFailures"]`.
 """
 
@@ -253,25 +254,38 @@ def _is_http_event(event: dict[str, Any]) -> bool:
     return isinstance(event.get("headers"), dict) and ("body" in event or "requestContext" in event)
 
 
+def _sqs_publisher() -> Any:
+    from functions.publishers.sqs import SqsPublisher
+
+    queue_url = os.environ.get(QUEUE_URL_ENV, "").strip()
+    if not queue_url:
+        raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
+    return SqsPublisher(queue_url=queue_url)
+
+
+def _http_request(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    raw = event.get("body") or ""
+    try:
+        body = base64.b64decode(str(raw), validate=True) if event.get("isBase64Encoded") else str(raw).encode()
+    except ValueError:  # binascii.Error: the signature cannot match a body nobody can read
+        body = b""
+    headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+    return body, headers
+
+
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Schedule (EventBridge, or any direct invoke): publish every waiting task to RUNNER_QUEUE_URL.
     Function URL / API Gateway (event with headers and body): Encord's signed webhook for one stage."""
     from functions._dispatch import dispatch as run_dispatch
     from functions._dispatch import handle_webhook, parse_statuses, statuses_from_environment
-    from functions.publishers.sqs import SqsPublisher
 
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
     _use_secret_key()
     runner = load_runner()
-    queue_url = os.environ.get(QUEUE_URL_ENV, "").strip()
-    if not queue_url:
-        raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
-    publisher = SqsPublisher(queue_url=queue_url)
+    publisher = _sqs_publisher()
     if _is_http_event(event):
-        raw = event.get("body") or ""
-        body = base64.b64decode(raw) if event.get("isBase64Encoded") else str(raw).encode()
-        headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+        body, headers = _http_request(event)
         answer = handle_webhook(
             body, headers, runner=runner, publisher=publisher, secret=secrets.webhook_secret(allow_arn=True)
         )
@@ -280,3 +294,24 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     requested = detail.get("statuses") if isinstance(detail, dict) else None
     statuses = parse_statuses(requested) if isinstance(requested, list) else statuses_from_environment()
     return run_dispatch(runner, publisher, statuses=statuses).as_dict()
+
+
+def webhook(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Encord's signed webhook only (the public function URL's handler): never a schedule, whatever the event.
+
+    The signature (and replay) is checked before the SSH key is read or the user's code is imported, so an
+    unsigned flood costs one HMAC per request and no Encord call. No webhook secret configured: 500.
+    """
+    from functions._dispatch import act_on_webhook, check_webhook
+
+    cold_start = take_cold_start()
+    _context_keys(context, cold_start)
+    if not _is_http_event(event):
+        return _http_answer(400, {"error": "this function answers Encord's signed webhook requests only"})
+    body, headers = _http_request(event)
+    rejected = check_webhook(body, headers, secret=secrets.webhook_secret(allow_arn=True))
+    if rejected is not None:
+        return _http_answer(rejected.status, rejected.body)
+    _use_secret_key()
+    answer = act_on_webhook(body, runner=load_runner(), publisher=_sqs_publisher())
+    return _http_answer(answer.status, answer.body)
