@@ -92,7 +92,8 @@ def outcome_lines(
 
 
 def redact_fields(value: Any) -> Any:
-    """`value` with `redact` applied to every string in it, at any depth (dicts, lists, tuples)."""
+    """`value` with `redact` applied to every string in it, at any depth (dicts, lists, tuples); other objects
+    become their redacted `str()`."""
     from runner_core.runners.classify import redact
 
     if isinstance(value, str):
@@ -101,7 +102,10 @@ def redact_fields(value: Any) -> Any:
         return {key: redact_fields(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [redact_fields(item) for item in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Anything else is printed with str() by the JSON encoders (Powertools' stack_trace holds the exception itself).
+    return redact(str(value))
 
 
 class RedactingFilter(logging.Filter):
