@@ -221,3 +221,16 @@ def test_bad_priority_or_label_save_changes_nothing(unchanged: RunningEmulator) 
     envelope = _signed_legacy(emulator, body, emulator.project_hash)
     with pytest.raises(ResourceNotFoundError):
         check_error_response(envelope["response"], payload=envelope.get("payload"))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Host": "attacker.example"}, {"Origin": "https://attacker.example"}, {"Host": "10.0.0.5:8080"}],
+    ids=["foreign_host", "cross_origin", "lan_host"],
+)
+def test_control_routes_refuse_foreign_hosts_and_origins(unchanged: RunningEmulator, headers: dict[str, str]) -> None:
+    refused = requests.post(f"{unchanged.url}/_emulator/reset", headers=headers, timeout=10)
+    assert refused.status_code == 403
+    assert "control routes" in refused.json()["message"]
+    local = {"Origin": f"{unchanged.url}"}
+    assert requests.get(f"{unchanged.url}/_emulator/health", headers=local, timeout=10).status_code == 200
