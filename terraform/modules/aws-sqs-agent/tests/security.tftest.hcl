@@ -94,3 +94,29 @@ run "plain_settings_in_environment_variables_are_accepted" {
     environment_variables = { RUNNER_MAX_CONCURRENCY = "4", ENCORD_DOMAIN = "https://api.encord.com" }
   }
 }
+
+run "kms_grants_only_through_sqs_and_secrets_manager" {
+  command = plan
+
+  variables {
+    kms_master_key_id  = "arn:aws:kms:eu-west-1:123456789012:key/queue"
+    secrets_kms_key_id = "arn:aws:kms:eu-west-1:123456789012:key/secrets"
+  }
+
+  assert {
+    condition = alltrue([
+      for statement in jsondecode(aws_iam_role_policy.consumer_kms[0].policy).Statement :
+      contains(keys(try(statement.Condition.StringEquals, {})), "kms:ViaService")
+      if startswith(try(statement.Action[0], ""), "kms:")
+    ])
+    error_message = "every KMS grant carries a kms:ViaService condition"
+  }
+
+  assert {
+    condition = length([
+      for statement in jsondecode(aws_iam_role_policy.consumer_kms[0].policy).Statement : statement
+      if startswith(try(statement.Action[0], ""), "kms:")
+    ]) == 1
+    error_message = "the consumer has its KMS grant"
+  }
+}
