@@ -26,6 +26,7 @@ from encord_emulator.api import Api, ApiRequest, ApiResponse
 from encord_emulator.auth import Authenticator
 from encord_emulator.faults import Fault, FaultInjector, FaultSettings
 from encord_emulator.observability import RequestLog, RequestRecord
+from encord_emulator.signing import MALFORMED
 from encord_emulator.state import EmulatorState, first_value
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -183,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             signature=first_value(query, "sig"),
         )
         if problem is not None:
-            self._plain(403, problem, send_body=send_body)
+            self._plain(400 if problem in MALFORMED else 403, problem, send_body=send_body)
             return
         size = media.path.stat().st_size
         start, end = 0, size - 1

@@ -234,3 +234,28 @@ def test_control_routes_refuse_foreign_hosts_and_origins(unchanged: RunningEmula
     assert "control routes" in refused.json()["message"]
     local = {"Origin": f"{unchanged.url}"}
     assert requests.get(f"{unchanged.url}/_emulator/health", headers=local, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("expires", "sig", "reason"),
+    [
+        (None, "%C3%A9%C3%A9", "malformed signature"),  # non-ASCII: compare_digest used to raise, dropping the socket
+        ("9" * 400, None, "malformed expiry"),
+        ("%D9%A1%D9%A2", None, "malformed expiry"),
+    ],
+    ids=["non_ascii_sig", "huge_expiry", "non_ascii_expiry"],
+)
+def test_malformed_signed_url_values_are_400(
+    unchanged: RunningEmulator, expires: str | None, sig: str | None, reason: str
+) -> None:
+    client = unchanged.client()
+    row = client.get_project(unchanged.project_hash).list_label_rows_v2(data_title_like="clip-%")[0]
+    assert row.backing_item_uuid is not None
+    url = client.get_storage_item(row.backing_item_uuid, sign_url=True).get_signed_url()
+    assert url is not None
+    base, _, query = url.partition("?")
+    params = dict(pair.split("=", 1) for pair in query.split("&"))
+    params.update({k: v for k, v in (("expires", expires), ("sig", sig)) if v is not None})
+    response = requests.get(f"{base}?{'&'.join(f'{k}={v}' for k, v in params.items())}", timeout=10)
+    assert response.status_code == 400
+    assert reason in response.text
