@@ -253,6 +253,8 @@ class Api:
         project = request.headers.get("ResourceID") or ""
         try:
             self._check_project(principal, project)
+            if query_type == "project" and isinstance(values.get("uid"), str):
+                self._check_project(principal, values["uid"])  # user-scope calls name the project in `uid`
             result = handler(self.state, project, values.get("uid"), values.get("payload"), request.base_url)
         except ApiError as exc:
             return _legacy_error(exc, route)

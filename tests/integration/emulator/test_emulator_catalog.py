@@ -265,3 +265,16 @@ def test_unsupported_dataset_calls_still_answer_501_naming_the_route(emu: Runnin
     client = emu.client(max_retries=0)
     with pytest.raises(Exception, match="does not implement POST /v2/public/datasets"):
         client.create_dataset("new", dataset_type=None)  # type: ignore[arg-type]
+
+
+def test_a_restricted_key_cannot_delete_a_project_outside_its_list(emu: RunningEmulator) -> None:
+    client = emu.client()
+    mine, theirs = _create(client, SMALL), _create(client, SMALL)
+    emu.add_key("limited", projects=[mine])
+    limited = emu.client_for("limited", max_retries=0)
+    with pytest.raises(AuthorisationError):
+        limited.querier.basic_delete(Project, uid=theirs)
+    assert client.get_project(theirs).project_hash == theirs
+    limited.querier.basic_delete(Project, uid=mine)
+    with pytest.raises(ResourceNotFoundError):
+        client.get_project(mine)
