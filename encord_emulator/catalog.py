@@ -184,7 +184,7 @@ def delete_project(projects: dict[UUID, Project], uid: JSON) -> bool:
     return True
 
 
-def _dataset_rows(catalog: Catalog, projects: dict[UUID, Project], dataset_hash: UUID) -> tuple[Project, bool]:
+def _dataset_holder(catalog: Catalog, projects: dict[UUID, Project], dataset_hash: UUID) -> tuple[Project, bool]:
     """The rows of a dataset: a catalog dataset's, or those of the first seed project attached to it."""
     holder = catalog.datasets.get(dataset_hash)
     if holder is not None:
@@ -215,7 +215,7 @@ def dataset_dict(
     payload: JSON,
 ) -> JSON:
     """Legacy `dataset` GET (`get_dataset`): the dataset and, unless told not to, its data rows."""
-    holder, own = _dataset_rows(catalog, projects, _uuid(dataset_hash, "dataset hash"))
+    holder, own = _dataset_holder(catalog, projects, _uuid(dataset_hash, "dataset hash"))
     settings = payload.get("dataset_access_settings") if isinstance(payload, dict) else None
     settings = settings if isinstance(settings, dict) else {}
     rows = []

@@ -355,10 +355,13 @@ class EmulatorState:
         branch = str(query.get("branch_name") or branches.MAIN)
         with self.lock:
             project = self.project(project_hash)
-            rows: Iterable[DataRow] = wire.filter_metadata(project.rows.values(), query, project)
-            if branch != branches.MAIN:
-                # The label filters again, on the branch's own label rows.
+            rows: Iterable[DataRow] = project.rows.values()
+            if branch == branches.MAIN:
+                rows = wire.filter_metadata(rows, query, project)
+            else:  # data-unit filters on the units, then label filters on the branch's own label rows
+                unit_query = {k: v for k, v in query.items() if k not in branches.LABEL_FILTERS}
                 label_query = {k: v for k, v in query.items() if k in branches.LABEL_FILTERS}
+                rows = wire.filter_metadata(rows, unit_query, project)
                 rows = wire.filter_metadata(branches.rows_on(project, rows, branch), label_query, project)
             return [wire.label_row_metadata(row, project, self.items[row.item_uuid], self.items, query) for row in rows]
 

@@ -28,13 +28,12 @@ _METADATA_TYPES = {
     "group": "GROUP",
 }
 
+_TASK_STATUS_BY_STAGE = {"AGENT": "QUEUED", "ANNOTATION": "QUEUED", "REVIEW": "IN_REVIEW", "DONE": "COMPLETED"}
+
 
 def _visual(media: MediaFile | None) -> bool:
     """Whether the file has pixel dimensions (audio and text have none; Encord answers null for them)."""
     return media is not None and media.mime_type.split("/")[0] in ("image", "video")
-
-
-_TASK_STATUS_BY_STAGE = {"AGENT": "QUEUED", "ANNOTATION": "QUEUED", "REVIEW": "IN_REVIEW", "DONE": "COMPLETED"}
 
 
 def iso(moment: datetime | None) -> str | None:

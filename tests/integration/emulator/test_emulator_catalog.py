@@ -278,3 +278,15 @@ def test_a_restricted_key_cannot_delete_a_project_outside_its_list(emu: RunningE
     limited.querier.basic_delete(Project, uid=mine)
     with pytest.raises(ResourceNotFoundError):
         client.get_project(mine)
+
+
+def test_label_filters_on_a_branch_look_at_the_branch_rows(emu: RunningEmulator) -> None:
+    from encord.orm.label_row import LabelStatus
+
+    client = emu.client()
+    project = client.get_project(_create(client, SMALL))
+    first = project.list_label_rows_v2(branch_name="b")[0]
+    first.initialise_labels()  # labelled on branch b only: main stays NOT_LABELLED
+    on_branch = project.list_label_rows_v2(branch_name="b", label_statuses=[LabelStatus.LABEL_IN_PROGRESS])
+    assert [row.data_hash for row in on_branch] == [first.data_hash]
+    assert project.list_label_rows_v2(label_statuses=[LabelStatus.LABEL_IN_PROGRESS]) == []
