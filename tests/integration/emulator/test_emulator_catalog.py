@@ -281,12 +281,11 @@ def test_a_restricted_key_cannot_delete_a_project_outside_its_list(emu: RunningE
 
 
 def test_label_filters_on_a_branch_look_at_the_branch_rows(emu: RunningEmulator) -> None:
-    from encord.orm.label_row import LabelStatus
-
     client = emu.client()
     project = client.get_project(_create(client, SMALL))
     first = project.list_label_rows_v2(branch_name="b")[0]
-    first.initialise_labels()  # labelled on branch b only: main stays NOT_LABELLED
-    on_branch = project.list_label_rows_v2(branch_name="b", label_statuses=[LabelStatus.LABEL_IN_PROGRESS])
+    first.initialise_labels()  # a label row on branch b only: main has none
+    assert first.label_hash is not None
+    on_branch = project.list_label_rows_v2(branch_name="b", label_hashes=[first.label_hash])
     assert [row.data_hash for row in on_branch] == [first.data_hash]
-    assert project.list_label_rows_v2(label_statuses=[LabelStatus.LABEL_IN_PROGRESS]) == []
+    assert project.list_label_rows_v2(label_hashes=[first.label_hash]) == []
