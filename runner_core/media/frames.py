@@ -17,7 +17,6 @@ import av.video.frame
 import av.video.stream
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, UnidentifiedImageError
 
 from runner_core.media.downloads import download
 from runner_core.media.errors import FrameNotFoundError, MediaDecodeError
@@ -53,6 +52,9 @@ _PILLOW_CODECS = frozenset({"mjpeg", "webp"})
 
 
 def _decode_with_pillow(data: bytes, *, name: str) -> RGBImage:
+    # Imported here: most agents never see a JPEG, and a cold start should not pay for Pillow's import.
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
