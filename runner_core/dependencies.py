@@ -112,7 +112,8 @@ def dep_video_sampler(
 def dep_asset(storage_item: StorageItem, scope: TaskScope) -> Generator[Path, None, None]:
     """A local path to the task's raw asset, valid for the task and removed when its scope closes.
 
-    Raises `ValueError` (`NoSingleAssetError`) naming the item type when the item has no single file (image
+    Raises `NoSingleAssetError` (a `ValueError` and, as in encord-agents, a `NotImplementedError`) naming the item
+    type when the item has no single file (image
     groups, groups, DICOM series, scenes): use `dep_single_frame`/`dep_frame(k)` or
     `storage_item.get_child_items()` for those.
     """
