@@ -252,7 +252,8 @@ class Api:
         values = body.get("values") or {}
         project = request.headers.get("ResourceID") or ""
         try:
-            self._check_project(principal, project)
+            if query_type != "dataset":  # a dataset call's resource is the dataset; datasets are not restricted
+                self._check_project(principal, project)
             if query_type == "project" and isinstance(values.get("uid"), str):
                 self._check_project(principal, values["uid"])  # user-scope calls name the project in `uid`
             result = handler(self.state, project, values.get("uid"), values.get("payload"), request.base_url)

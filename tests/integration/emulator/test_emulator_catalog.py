@@ -289,3 +289,9 @@ def test_label_filters_on_a_branch_look_at_the_branch_rows(emu: RunningEmulator)
     on_branch = project.list_label_rows_v2(branch_name="b", label_hashes=[first.label_hash])
     assert [row.data_hash for row in on_branch] == [first.data_hash]
     assert project.list_label_rows_v2(label_hashes=[first.label_hash]) == []
+
+
+def test_a_restricted_key_reads_datasets(emu: RunningEmulator) -> None:
+    client = emu.client()
+    emu.add_key("dataset-reader", projects=[_create(client, SMALL)])
+    assert len(emu.client_for("dataset-reader").get_dataset(SMALL).data_rows) == 3
