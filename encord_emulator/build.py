@@ -90,6 +90,37 @@ def build_editor(project_hash: UUID, spec: OntologySpec) -> dict[str, Any]:
     return structure.to_dict()
 
 
+def add_row(
+    project: Project,
+    *,
+    data_hash: UUID,
+    title: str,
+    data_type: str,
+    task_uuid: UUID,
+    stage: Stage,
+    status: str,
+    priority: float,
+    created_at: datetime,
+) -> DataRow:
+    """A data unit's row and task in `project`: the one place rows are made (seeded or created at run time)."""
+    row = DataRow(
+        data_hash=data_hash,
+        title=title,
+        data_type=data_type,
+        item_uuid=data_hash,
+        task_uuid=task_uuid,
+        stage_uuid=stage.uuid,
+        task_status=status,
+        created_at=created_at,
+        updated_at=created_at,
+        priority=priority,
+        seq=len(project.rows),
+    )
+    project.rows[data_hash] = row
+    project.tasks[task_uuid] = data_hash
+    return row
+
+
 class _MediaResolver:
     def __init__(self, *, root: Path, cache_dir: Path) -> None:
         self._root = root
@@ -249,21 +280,17 @@ class _ProjectBuilder:
         status: str,
         priority: float,
     ) -> None:
-        row = DataRow(
+        add_row(
+            self.project,
             data_hash=data_hash,
             title=title,
             data_type=data_type,
-            item_uuid=data_hash,
             task_uuid=task_uuid,
-            stage_uuid=stage.uuid,
-            task_status=status,
-            created_at=SEED_TIME,
-            updated_at=SEED_TIME,
+            stage=stage,
+            status=status,
             priority=priority,
-            seq=len(self.project.rows),
+            created_at=SEED_TIME,
         )
-        self.project.rows[data_hash] = row
-        self.project.tasks[task_uuid] = data_hash
 
     def _storage_item(
         self, uuid: UUID, item_type: str, name: str, media: MediaFile | None, spec: DataItemSpec | None

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from encord_emulator.build import build_editor
+from encord_emulator.build import add_row, build_editor
 from encord_emulator.errors import InvalidArguments, NotFound
 from encord_emulator.model import STAGE_TYPES, DataRow, Pathway, Project, Stage
 from encord_emulator.seed import OntologySpec, SeedSpec, WorkflowTemplateSpec, derived_uuid
@@ -157,21 +157,17 @@ def create_project(catalog: Catalog, projects: dict[UUID, Project], payload: JSO
         dataset_title=dataset.dataset_title,
     )
     for source in dataset.rows.values():
-        task_uuid = derived_uuid(project_hash, "task", source.data_hash)
-        project.rows[source.data_hash] = DataRow(
+        add_row(
+            project,
             data_hash=source.data_hash,
             title=source.title,
             data_type=source.data_type,
-            item_uuid=source.item_uuid,
-            task_uuid=task_uuid,
-            stage_uuid=stages[0].uuid,
-            task_status="NEW",
-            created_at=now,
-            updated_at=now,
+            task_uuid=derived_uuid(project_hash, "task", source.data_hash),
+            stage=stages[0],
+            status="NEW",
             priority=0.5,
-            seq=source.seq,
+            created_at=now,
         )
-        project.tasks[task_uuid] = source.data_hash
     projects[project_hash] = project
     return str(project_hash)
 
