@@ -83,6 +83,21 @@ def catalog_ontology_dto(catalog: Catalog, ontology_hash: UUID) -> JSON | None:
     }
 
 
+def catalog_dump(catalog: Catalog) -> JSON:
+    """The catalog's part of `/_emulator/state`: what `create_project` can name."""
+    return {
+        "ontologies": [{"ontology_hash": str(o.uuid), "title": o.title} for o in catalog.ontologies.values()],
+        "datasets": [
+            {"dataset_hash": str(d.dataset_hash), "title": d.dataset_title, "data_units": len(d.rows)}
+            for d in catalog.datasets.values()
+        ],
+        "workflow_templates": [
+            {"template_hash": str(t.template_hash), "title": t.title, "stages": [s.title for s in t.stages]}
+            for t in catalog.templates.values()
+        ],
+    }
+
+
 def _template_stages(template: WorkflowTemplateSpec) -> list[Stage]:
     th = template.template_hash
     uuids = {stage.title: stage.uuid or derived_uuid(th, "stage", stage.title) for stage in template.stages}

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from encord_emulator import branches, wire
 from encord_emulator.build import SEED_TIME, build_state
-from encord_emulator.catalog import Catalog, build_catalog, catalog_ontology_dto
+from encord_emulator.catalog import Catalog, build_catalog, catalog_dump, catalog_ontology_dto
 from encord_emulator.errors import InvalidArguments, NotAuthorised, NotFound
 from encord_emulator.media import MediaFile
 from encord_emulator.model import DataRow, Project, Stage, StorageItem
@@ -491,4 +491,4 @@ class EmulatorState:
 
     def dump(self) -> JSON:
         with self.lock:
-            return wire.state_dump(self.projects, self.items)
+            return {**wire.state_dump(self.projects, self.items), **catalog_dump(self.catalog)}

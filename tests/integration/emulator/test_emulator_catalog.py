@@ -295,3 +295,12 @@ def test_a_restricted_key_reads_datasets(emu: RunningEmulator) -> None:
     client = emu.client()
     emu.add_key("dataset-reader", projects=[_create(client, SMALL)])
     assert len(emu.client_for("dataset-reader").get_dataset(SMALL).data_rows) == 3
+
+
+def test_the_state_dump_lists_the_catalog(emu: RunningEmulator) -> None:
+    dump = requests.get(f"{emu.url}/_emulator/state", timeout=10).json()
+    assert ONTOLOGY in {o["ontology_hash"] for o in dump["ontologies"]}
+    assert {(d["dataset_hash"], d["data_units"]) for d in dump["datasets"]} == {(DATASET, 6), (SMALL, 3)}
+    assert dump["workflow_templates"] == [
+        {"template_hash": TEMPLATE, "title": "workflow template", "stages": ["triage", "end"]}
+    ]
