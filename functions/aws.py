@@ -34,6 +34,7 @@ from functions._disposition import Disposition
 from functions._logging import redact_fields, take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError
+from functions.publishers.sqs import MAX_MESSAGE_BYTES as SQS_MAX_MESSAGE_BYTES
 from runner_core.outcomes import QueueMessage
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def _queue_message(record: dict[str, Any], attempts: int) -> QueueMessage:
         body=str(record.get("body", "")),
         attempt=attempt,
         max_attempts=attempts,
+        max_bytes=SQS_MAX_MESSAGE_BYTES,  # whatever the producer may send is accepted (the publisher's fact)
     )
 
 

@@ -34,6 +34,7 @@ from functions._disposition import Disposition
 from functions._logging import RedactingFilter, gcp_logger, redact_handlers, set_trace_from_header, take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
+from functions.publishers.pubsub import MAX_MESSAGE_BYTES as PUBSUB_MAX_MESSAGE_BYTES
 from runner_core.outcomes import QueueMessage
 
 # Cold start: functions-framework has imported flask and itself before this module, so they cost nothing here.
@@ -127,6 +128,7 @@ def _handle(pushed: PushedMessage) -> Verdict:
         body=pushed.data,
         attempt=max(1, pushed.delivery_attempt or 1),
         max_attempts=max_attempts(),
+        max_bytes=PUBSUB_MAX_MESSAGE_BYTES,  # whatever the producer may send is accepted (the publisher's fact)
     )
     verdict = process_messages(runner, [message], deadline=_deadline(started), logger=logger, cold_start=cold_start)[
         pushed.message_id

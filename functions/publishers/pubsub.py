@@ -11,11 +11,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from functions.publishers import PublishReport
-from runner_core.producer import PUBSUB_MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from runner_core.producer import OutboundMessage
 
+# The size contract (one fact, read by both sides): Pub/Sub takes messages of up to 10 MB. The producer builds
+# bodies of at most MAX_BODY_BYTES, leaving room for attributes; the consumer (functions.gcp) accepts
+# MAX_MESSAGE_BYTES of data.
+MAX_MESSAGE_BYTES = 10_000_000
+ATTRIBUTE_ROOM_BYTES = 4096
+MAX_BODY_BYTES = MAX_MESSAGE_BYTES - ATTRIBUTE_ROOM_BYTES
 PUBLISH_TIMEOUT_S = 60.0
 MAX_ATTRIBUTE_VALUE_BYTES = 1024  # Pub/Sub's limit per attribute value
 
@@ -73,7 +78,7 @@ class PubSubPublisher:
 
     topic: str
     client: Any = None
-    max_message_bytes: int = PUBSUB_MAX_MESSAGE_BYTES
+    max_message_bytes: int = MAX_BODY_BYTES
     tasks_per_message: int = 1
     timeout_s: float = PUBLISH_TIMEOUT_S
 
