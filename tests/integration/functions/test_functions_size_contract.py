@@ -87,7 +87,7 @@ def test_an_sqs_body_over_the_transports_limit_fails_permanently(emu: RunningEmu
 def test_the_largest_pubsub_body_the_producer_builds_is_run_by_the_push_consumer(
     emu: RunningEmulator, pubsub: PubSubEmulator
 ) -> None:
-    import grpc
+    import grpc  # type: ignore[import-untyped]
     from google.cloud import pubsub_v1
     from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
 
