@@ -29,8 +29,9 @@ def dispatch(
         list[str] | None, typer.Option("--status", help="Only tasks with this status (repeatable): NEW, RELEASED...")
     ] = None,
     tasks_per_message: Annotated[
-        int, typer.Option("--tasks-per-message", min=1, help="Tasks per Pub/Sub message (SQS: always 1).")
-    ] = 1,
+        int | None,
+        typer.Option("--tasks-per-message", min=1, help="Tasks per Pub/Sub message (default 10; SQS: always 1)."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List and build the messages, publish nothing.")] = False,
 ) -> None:
     # Imports inside the command: `runner-core --help` must not pay for boto3 or google-cloud-pubsub.
@@ -51,10 +52,12 @@ def dispatch(
 
             publisher = SqsPublisher(queue_url=sqs_queue_url)
         else:
-            from functions.publishers.pubsub import PubSubPublisher
+            from functions.publishers.pubsub import DEFAULT_TASKS_PER_MESSAGE, PubSubPublisher
 
             assert pubsub_topic is not None
-            publisher = PubSubPublisher(topic=pubsub_topic, tasks_per_message=tasks_per_message)
+            publisher = PubSubPublisher(
+                topic=pubsub_topic, tasks_per_message=tasks_per_message or DEFAULT_TASKS_PER_MESSAGE
+            )
         if dry_run:
             from runner_core.producer import build_messages
 

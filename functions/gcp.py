@@ -8,8 +8,10 @@
 - `dispatch` (signature type `http`): Cloud Scheduler, or Encord's signed webhook.
 - `webhook` (signature type `http`): Encord's signed webhook only (the public function: no unsigned path).
 
-Ack/nack: return normally (2xx) when every task moved, held or skipped; raise / answer 500 when a task failed
-retryably; a permanent failure is published to RUNNER_DEAD_LETTER_TOPIC with its reason and acked.
+Ack/nack: return normally (2xx) when every task moved, held or skipped; raise / answer 500 when every task failed
+retryably; a permanent failure is published to RUNNER_DEAD_LETTER_TOPIC with its reason and acked. A message whose
+tasks failed only in part sends back just those tasks (`functions.pubsub_batches`): republished to RUNNER_TOPIC
+with their attempt count, or dead-lettered once they have none left; the original is acked.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from functions._logging import RedactingFilter, gcp_logger, redact_handlers, set
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
 from functions.publishers.pubsub import MAX_MESSAGE_BYTES as PUBSUB_MAX_MESSAGE_BYTES
+from functions.pubsub_batches import PRIOR_ATTEMPTS, Split, attempt_of, split
 from runner_core.outcomes import QueueMessage
 
 # Cold start: functions-framework has imported flask and itself before this module, so they cost nothing here.
@@ -122,25 +125,68 @@ def _handle(pushed: PushedMessage) -> Verdict:
     if flask.has_request_context():
         set_trace_from_header(flask.request.headers.get("X-Cloud-Trace-Context"))
     runner = load_runner()
-    # deliveryAttempt is 0 or absent unless the subscription has a dead-letter policy: count that as attempt 1.
     message = QueueMessage(
         message_id=pushed.message_id,
         body=pushed.data,
-        attempt=max(1, pushed.delivery_attempt or 1),
+        attempt=attempt_of(pushed.attributes, pushed.delivery_attempt),
         max_attempts=max_attempts(),
         max_bytes=PUBSUB_MAX_MESSAGE_BYTES,  # whatever the producer may send is accepted (the publisher's fact)
     )
     verdict = process_messages(runner, [message], deadline=_deadline(started), logger=logger, cold_start=cold_start)[
         pushed.message_id
     ]
+    parts = None if verdict.result is None else split(pushed.data, verdict.result, last_attempt=message.is_last_attempt)
+    if parts is not None:
+        return _settle_split(pushed, verdict, parts, attempt=message.attempt)
     if verdict.disposition is Disposition.DEAD_LETTER:
         return _dead_letter(pushed, verdict, attempt=message.attempt)
     return verdict
 
 
-def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Verdict:
+def _settle_split(pushed: PushedMessage, verdict: Verdict, parts: Split, *, attempt: int) -> Verdict:
+    """Only the failed tasks come back (functions.pubsub_batches): republish those with attempts left, dead-letter
+    those without, then ack the original. Missing a topic for that: settle the message whole, as before."""
+    topic = os.environ.get(TOPIC_ENV, "").strip()
+    if (parts.retry is not None and not topic) or (
+        parts.dead_letter is not None and not os.environ.get(DEAD_LETTER_TOPIC_ENV, "").strip()
+    ):
+        logger.warning(
+            "cannot split a partly failed message (RUNNER_TOPIC / RUNNER_DEAD_LETTER_TOPIC not set): settling it whole",
+            extra={"event": "split_unconfigured", "message_id": pushed.message_id},
+        )
+        return _dead_letter(pushed, verdict, attempt=attempt) if parts.retry is None else verdict
+    if parts.retry is not None:
+        from functions.publishers.pubsub import publish_one
+
+        attributes = {**pushed.attributes, "task_count": str(parts.retry_tasks), PRIOR_ATTEMPTS: str(attempt)}
+        republished = publish_one(topic, parts.retry, attributes=attributes)
+        logger.info(
+            "failed tasks republished",
+            extra={
+                "event": "tasks_republished",
+                "message_id": pushed.message_id,
+                "republished_as": republished,
+                "tasks": parts.retry_tasks,
+                "attempt": attempt,
+            },
+        )
+    if parts.dead_letter is not None:
+        letter = Verdict(Disposition.DEAD_LETTER, parts.dead_letter_reason, verdict.result)
+        dead_attributes = {**pushed.attributes, "task_count": str(parts.dead_letter_tasks)}
+        _dead_letter(pushed, letter, attempt=attempt, data=parts.dead_letter, attributes=dead_attributes)
+    return Verdict(Disposition.ACK, verdict.reason, verdict.result)
+
+
+def _dead_letter(
+    pushed: PushedMessage,
+    verdict: Verdict,
+    *,
+    attempt: int,
+    data: bytes | None = None,
+    attributes: Mapping[str, str] | None = None,
+) -> Verdict:
     """Publish a permanent failure to the dead-letter topic and ack; without one, nack so the subscription's own
-    dead-letter policy takes it after max_delivery_attempts."""
+    dead-letter policy takes it after max_delivery_attempts. `data` / `attributes`: only some of the tasks."""
     topic = os.environ.get(DEAD_LETTER_TOPIC_ENV, "").strip()
     reason = verdict.reason or "failed permanently"
     if not topic:
@@ -150,8 +196,8 @@ def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Ve
             extra={"event": "dead_letter_unconfigured", "message_id": pushed.message_id, "reason": reason},
         )
         return Verdict(Disposition.RETRY, reason, verdict.result)
-    attributes = {
-        **pushed.attributes,
+    letter_attributes = {
+        **(pushed.attributes if attributes is None else attributes),
         "runner_failure_reason": reason,
         "runner_source_message_id": pushed.message_id,
         "runner_source_subscription": pushed.subscription or "",
@@ -159,7 +205,7 @@ def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Ve
     }
     from functions.publishers.pubsub import publish_one
 
-    publish_one(topic, pushed.data, attributes=attributes)
+    publish_one(topic, pushed.data if data is None else data, attributes=letter_attributes)
     logger.warning(
         "dead-lettered",
         extra={"event": "dead_lettered", "message_id": pushed.message_id, "topic": topic, "reason": reason},
@@ -205,12 +251,12 @@ def _truthy(name: str) -> bool:
 
 
 def _pubsub_publisher() -> Any:
-    from functions.publishers.pubsub import PubSubPublisher
+    from functions.publishers.pubsub import DEFAULT_TASKS_PER_MESSAGE, PubSubPublisher
 
     topic = os.environ.get(TOPIC_ENV, "").strip()
     if not topic:
         raise ConfigurationError(f"{TOPIC_ENV} is not set: the topic (projects/P/topics/T) the dispatcher publishes to")
-    per_message = os.environ.get(TASKS_PER_MESSAGE_ENV, "1").strip() or "1"
+    per_message = os.environ.get(TASKS_PER_MESSAGE_ENV, "").strip() or str(DEFAULT_TASKS_PER_MESSAGE)
     if not per_message.isdigit() or int(per_message) < 1:
         raise ConfigurationError(f"{TASKS_PER_MESSAGE_ENV}={per_message!r} is not a positive whole number")
     return PubSubPublisher(topic=topic, tasks_per_message=int(per_message))

@@ -22,6 +22,10 @@ MAX_MESSAGE_BYTES = 10_000_000
 ATTRIBUTE_ROOM_BYTES = 4096
 MAX_BODY_BYTES = MAX_MESSAGE_BYTES - ATTRIBUTE_ROOM_BYTES
 PUBLISH_TIMEOUT_S = 60.0
+# Tasks per message by default: as many as Lambda's default SQS batch (10 messages of one task), so one Cloud
+# Functions request costs Encord what one Lambda invocation does. A partly failed message sends back only its failed
+# tasks (functions.pubsub_batches).
+DEFAULT_TASKS_PER_MESSAGE = 10
 MAX_ATTRIBUTE_VALUE_BYTES = 1024  # Pub/Sub's limit per attribute value
 
 _client_lock = threading.Lock()
@@ -74,12 +78,13 @@ def publish_one(
 
 @dataclass(slots=True)
 class PubSubPublisher:
-    """The producer's Pub/Sub side: N tasks per message; a single-task message is ordered by its data hash."""
+    """The producer's Pub/Sub side: N tasks per message (default 10); a single-task message is ordered by its data
+    hash."""
 
     topic: str
     client: Any = None
     max_message_bytes: int = MAX_BODY_BYTES
-    tasks_per_message: int = 1
+    tasks_per_message: int = DEFAULT_TASKS_PER_MESSAGE
     timeout_s: float = PUBLISH_TIMEOUT_S
 
     @property
