@@ -21,6 +21,7 @@ from rich.table import Table
 from deploy.local.encord import EmulatorControl, classification_answers
 from deploy.local.errors import ComponentUnavailableError, LocalStackError
 from deploy.local.outcomes import read_outcomes, summarise
+from deploy.local.pubsub import DeliveryMode
 from deploy.local.report import PATH_TITLES, PathResult, write_report
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import AwsPath, AwsPathConfig, EncordAccess, GcpPath, GcpPathConfig, Stack, new_run_dir
@@ -128,8 +129,14 @@ def summary_table(results: list[PathResult]) -> Table:
     return table
 
 
-def run_demo(*, seed: Path = DEMO_SEED, console: Console | None = None, timeout_s: float = 180.0) -> int:
-    """The whole demo; returns the process exit code."""
+def run_demo(
+    *,
+    seed: Path = DEMO_SEED,
+    console: Console | None = None,
+    timeout_s: float = 180.0,
+    gcp_push_format: DeliveryMode = "push",
+) -> int:
+    """The whole demo; returns the process exit code. `gcp_push_format`: see GcpPathConfig.push_format."""
     console = console or Console()
     run_dir = new_run_dir()
     started = time.monotonic()
@@ -139,6 +146,7 @@ def run_demo(*, seed: Path = DEMO_SEED, console: Console | None = None, timeout_
         with console.status("starting the Encord emulator (seeding the demo project)"):
             encord = stack.encord_emulator(seed=seed)
         control = EmulatorControl(encord.url)
+        gcp_config = GcpPathConfig(concurrency=8, push_format=gcp_push_format)
         for name in ("aws", "gcp"):
             control.reset()  # every path starts from the seeded project
             try:
@@ -146,7 +154,7 @@ def run_demo(*, seed: Path = DEMO_SEED, console: Console | None = None, timeout_
                     path: AwsPath | GcpPath = (
                         stack.aws_path(encord=encord, config=AwsPathConfig())
                         if name == "aws"
-                        else stack.gcp_path(encord=encord, config=GcpPathConfig(concurrency=8))
+                        else stack.gcp_path(encord=encord, config=gcp_config)
                     )
             except ComponentUnavailableError as exc:
                 console.print(f"[yellow]{name}: skipped: {exc}[/]")
