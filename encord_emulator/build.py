@@ -225,8 +225,7 @@ class _ProjectBuilder:
             priority=priority,
             seq=len(self.project.rows),
         )
-        self.project.rows[data_hash] = row
-        self.project.tasks[task_uuid] = data_hash
+        self.project.add_row(row)
 
     def _storage_item(
         self, uuid: UUID, item_type: str, name: str, media: MediaFile | None, spec: DataItemSpec | None

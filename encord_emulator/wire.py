@@ -162,6 +162,14 @@ def _strings(query: Mapping[str, Any], key: str) -> set[str] | None:
     return {str(value) for value in values}
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def filter_metadata(rows: Iterable[DataRow], query: Mapping[str, Any], project: Project) -> list[DataRow]:
     data_hashes = _strings(query, "data_hashes")
     if data_hashes is not None:
@@ -174,6 +182,11 @@ def filter_metadata(rows: Iterable[DataRow], query: Mapping[str, Any], project: 
                 raise InvalidArguments(f"data_hashes: not a UUID: {value!r}") from None
         rows = sorted((project.rows[h] for h in wanted if h in project.rows), key=lambda row: row.seq)
     label_hashes = _strings(query, "label_hashes")
+    if label_hashes is not None and data_hashes is None:
+        # Same for label hashes, through the project's label index (a value that is no UUID matches nothing).
+        named = [value for value in label_hashes if _is_uuid(value)]
+        found = (project.labels.get(UUID(value)) for value in named)
+        rows = sorted((project.rows[h] for h in found if h is not None), key=lambda row: row.seq)
     statuses = _strings(query, "label_statuses")
     title_eq, title_like = query.get("data_title_eq"), query.get("data_title_like")
     stage_eq, stage_like = query.get("workflow_graph_node_title_eq"), query.get("workflow_graph_node_title_like")
