@@ -1,9 +1,17 @@
-"""Streaming downloads of signed URLs: timeouts, retries with backoff, resume, a size cap, re-signing once."""
+"""Downloads of signed URLs, to a file or into memory: timeouts, retries with backoff, resume, a size cap, re-signing.
+
+Small files (images, image-group members) are fetched into memory and decoded from there: no temp dir, no file
+system calls per task. Files written to disk (`dep_asset`, whole videos) can be large, so how many of those run at
+once in a process is bounded by `MediaSettings.max_large_downloads`; small in-memory fetches are not bounded here
+(the batch's task concurrency bounds them).
+"""
 
 from __future__ import annotations
 
+import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -62,31 +70,66 @@ def download(
     Retries 429/5xx/resets/timeouts with backoff (resuming with a Range request when the server allows it),
     re-signs the URL once through `resign` when the server rejects it, and stops with `AssetTooLargeError` as
     soon as the asset is known to exceed `settings.download_max_bytes`. `name` labels errors and logs; the URL,
-    which carries a signature, never appears in them.
+    which carries a signature, never appears in them. At most `settings.max_large_downloads` run at once.
     """
-    transfer = _Transfer(dest=dest, settings=settings, name=name, session=session or http_session())
-    try:
-        return run_with_retries(
-            transfer.attempt, url=url, name=name, policy=RetryPolicy.from_settings(settings), resign=resign
+    with _large_download_slot(settings), dest.open("wb") as file:
+        return _transfer(url, file, settings=settings, name=name, resign=resign, session=session)
+
+
+def fetch_bytes(
+    url: str,
+    *,
+    settings: MediaSettings,
+    name: str,
+    resign: Callable[[], str | None] | None = None,
+    session: requests.Session | None = None,
+) -> bytes:
+    """`download`, into memory: for files known to be small (see `MediaSettings.in_memory_max_bytes`)."""
+    buffer = io.BytesIO()
+    _transfer(url, buffer, settings=settings, name=name, resign=resign, session=session)
+    return buffer.getvalue()
+
+
+def _transfer(
+    url: str,
+    sink: BinaryIO,
+    *,
+    settings: MediaSettings,
+    name: str,
+    resign: Callable[[], str | None] | None,
+    session: requests.Session | None,
+) -> int:
+    transfer = _Transfer(sink=sink, settings=settings, name=name, session=session or http_session())
+    return run_with_retries(
+        transfer.attempt, url=url, name=name, policy=RetryPolicy.from_settings(settings), resign=resign
+    )
+
+
+_large_slots: dict[int, threading.BoundedSemaphore] = {}
+_large_slots_lock = threading.Lock()
+
+
+@contextmanager
+def _large_download_slot(settings: MediaSettings) -> Iterator[None]:
+    """One of the process's `max_large_downloads` slots for a download to disk (one semaphore per bound)."""
+    with _large_slots_lock:
+        slots = _large_slots.setdefault(
+            settings.max_large_downloads, threading.BoundedSemaphore(settings.max_large_downloads)
         )
-    finally:
-        transfer.close()
+    with slots:
+        yield
 
 
 class _Transfer:
     """The state one download keeps across attempts, so that a retry can resume where the last one broke."""
 
-    def __init__(self, *, dest: Path, settings: MediaSettings, name: str, session: requests.Session) -> None:
-        self.dest = dest
+    def __init__(self, *, sink: BinaryIO, settings: MediaSettings, name: str, session: requests.Session) -> None:
         self.settings = settings
         self.name = name
         self.session = session
-        self.file: BinaryIO = dest.open("wb")
+        self.file = sink
         self.written = 0
         self.resumable = False
-
-    def close(self) -> None:
-        self.file.close()
 
     def attempt(self, url: str) -> int:
         timeout = self.settings.download_timeout_s

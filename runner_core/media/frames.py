@@ -6,6 +6,7 @@ Range requests, seeks to the keyframe at or before the frame and decodes forward
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -49,15 +50,20 @@ def _image_codec(data: bytes) -> str | None:
 
 
 def decode_image(path: Path, *, settings: MediaSettings, name: str) -> RGBImage:
-    """The pixels of a still image (PNG, JPEG, WebP, BMP, GIF, TIFF...) as RGB."""
-    data = path.read_bytes()
+    """The pixels of a still image file (PNG, JPEG, WebP, BMP, GIF, TIFF...) as RGB."""
+    return decode_image_bytes(path.read_bytes(), name=name)
+
+
+def decode_image_bytes(data: bytes, *, name: str) -> RGBImage:
+    """The pixels of a still image held in memory (PNG, JPEG, WebP, BMP, GIF, TIFF...) as RGB."""
     codec = _image_codec(data)
     if codec is not None:
         with translate_errors(name):
             frames = av.CodecContext.create(codec, "r").decode(av.Packet(data))  # type: ignore[attr-defined]
         if frames and isinstance(frames[0], av.video.frame.VideoFrame):
             return to_rgb(frames[0])
-    with open_input(path, settings=settings, name=name) as container, translate_errors(name):
+    # Other formats (TIFF...) need the demuxer to find their codec; it reads the bytes as a file object.
+    with translate_errors(name), av.open(io.BytesIO(data), mode="r") as container:
         stream = video_stream(container, name=name)
         for frame in container.decode(stream):
             return to_rgb(frame)

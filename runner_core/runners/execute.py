@@ -136,8 +136,9 @@ class _BackgroundLoop:
 
 _background = _BackgroundLoop()
 
-# Worker threads for synchronous dependencies and agents (downloads overlap across tasks and batches).
-WORKER_THREADS = 32
+# Worker threads for synchronous dependencies and agents (downloads overlap across tasks and batches): as many as
+# the default task concurrency, so a batch of small images is fetched in one round. Threads start on demand.
+WORKER_THREADS = 64
 
 
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
