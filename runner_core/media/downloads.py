@@ -13,13 +13,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import requests
 
 from runner_core.media.errors import AssetRejectedError, AssetTooLargeError
 from runner_core.media.retry import RetryPolicy, TransientFailure, UrlRejected, parse_retry_after, run_with_retries
 from runner_core.media.settings import MediaSettings
+
+if TYPE_CHECKING:
+    from requests.sessions import _Cert, _Settings, _TextMapping, _Verify
 
 CHUNK_BYTES = 1 << 16
 # Statuses that mean "this URL is not (or no longer) valid": expired or mis-signed URLs answer 400/401/403.
@@ -33,9 +36,48 @@ def http_session() -> requests.Session:
     """One session per thread: keeps connections alive across a worker's downloads without sharing a pool."""
     session: requests.Session | None = getattr(_local, "session", None)
     if session is None:
-        session = requests.Session()
+        session = MediaSession()
         _local.session = session
     return session
+
+
+def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
+
+
+class MediaSession(requests.Session):
+    """A `requests.Session` for signed media URLs that reads the environment once per origin, not per request.
+
+    requests re-reads proxy and CA settings from the environment on every call (a scan of `os.environ`, `no_proxy`
+    matching) and looks for a netrc entry: a fifth of the consumer's CPU for a batch of small images. The
+    environment is read on the first request to an origin, as requests itself would, and reused. Signed URLs carry
+    their own credentials, so a netrc entry must not add an Authorization header (some stores reject it).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.auth = _no_credentials  # set: requests consults netrc only when a session has no auth
+        self._environment: dict[tuple[str, bool | None], _Settings] = {}
+
+    def merge_environment_settings(
+        self,
+        url: str | bytes | None,
+        proxies: _TextMapping | None,
+        stream: bool | None,
+        verify: _Verify | None,
+        cert: _Cert | None,
+    ) -> _Settings:
+        if proxies or verify is not None or cert is not None or not isinstance(url, str):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)  # per-call settings
+        scheme, _, rest = url.partition("://")
+        key = (f"{scheme}://{rest.split('/', 1)[0]}", stream)
+        cached = self._environment.get(key)
+        if cached is None:
+            cached = super().merge_environment_settings(url, {}, stream, None, None)
+            self._environment[key] = cached
+        settings = cached.copy()
+        settings["proxies"] = dict(cached["proxies"])  # requests may change it per call
+        return settings
 
 
 def check_status(response: requests.Response, *, name: str) -> None:
