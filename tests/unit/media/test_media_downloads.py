@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from runner_core.errors import PermanentError, RetryableError
-from runner_core.media.downloads import MediaSession, download, fetch_bytes
+from runner_core.media.downloads import MediaSession, _large_download_slot, download, fetch_bytes
 from runner_core.media.errors import AssetRejectedError, AssetTooLargeError, DownloadError
 from runner_core.media.settings import MediaSettings
 from tests.unit.media.media_testkit import Fault, FileServer
@@ -31,6 +32,23 @@ def test_fetch_into_memory_retries_resumes_and_caps(server: FileServer, settings
     capped = settings.model_copy(update={"download_max_bytes": 1000})
     with pytest.raises(AssetTooLargeError):
         fetch_bytes(server.add("/big.bin", PAYLOAD), settings=capped, name="big")
+
+
+def test_downloads_to_disk_wait_for_a_free_slot(server: FileServer, settings: MediaSettings, tmp_path: Path) -> None:
+    """With every `max_large_downloads` slot taken, a download to disk does not start; in-memory fetches do."""
+    bounded = settings.model_copy(update={"max_large_downloads": 1})
+    url = server.add("/big.bin", PAYLOAD)
+    with _large_download_slot(bounded):  # someone else's large download
+        waiting = threading.Thread(
+            target=download, args=(url, tmp_path / "big.bin"), kwargs={"settings": bounded, "name": "big"}
+        )
+        waiting.start()
+        waiting.join(timeout=0.3)
+        assert waiting.is_alive()
+        assert server.count("/big.bin") == 0
+        assert fetch_bytes(url, settings=bounded, name="small") == PAYLOAD  # memory fetches are not bounded here
+    waiting.join(timeout=30)
+    assert (tmp_path / "big.bin").read_bytes() == PAYLOAD
 
 
 def test_media_session_reads_proxy_settings_from_the_environment(
