@@ -30,7 +30,10 @@ class MediaSettings(BaseSettings):
     # bounded separately below, so raising this does not put many videos on disk or in flight at once.
     max_concurrency: int = Field(default=64, ge=1, description="Tasks of one batch whose dependencies resolve at once.")
     max_large_downloads: int = Field(
-        default=4, ge=1, description="Downloads to disk (dep_asset, whole videos) running at once in a process."
+        default=4,
+        ge=1,
+        description="Downloads to disk running at once in a process; also the task concurrency of a batch whose "
+        "agent keeps whole files (dep_asset, dep_video_iterator, dep_video_sampler), so /tmp holds at most this many.",
     )
     in_memory_max_bytes: int = Field(
         default=16 * 1024**2,
