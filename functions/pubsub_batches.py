@@ -79,7 +79,8 @@ def split(body: bytes, result: MessageResult, *, last_attempt: bool) -> Split | 
     reason = "; ".join(f"{task.task_uuid}: {task.error or 'failed'}" for task in dead) or None
     return Split(
         retry=_only(envelope, retry),
-        dead_letter=_only(envelope, dead),
+        # Every task gave up: the dead letter is the message as it came (byte for byte, for people and redrives).
+        dead_letter=body if len(dead) == len(result.tasks) else _only(envelope, dead),
         dead_letter_reason=reason,
         retry_tasks=len(retry),
         dead_letter_tasks=len(dead),

@@ -114,3 +114,13 @@ def test_an_encord_agents_body_is_settled_whole() -> None:
     body = json.dumps([{"uuid": str(a), "data_hash": str(uuid4())}, {"uuid": str(b), "data_hash": str(uuid4())}])
     result = MessageResult("m", (_outcome(a, Outcome.MOVED), _outcome(b, Outcome.FAILED, retryable=True)))
     assert split(body.encode(), result, last_attempt=False) is None
+
+
+def test_when_every_task_gave_up_the_dead_letter_is_the_original_body() -> None:
+    a, b = uuid4(), uuid4()
+    body = _body([a, b])
+    result = MessageResult("m", (_outcome(a, Outcome.FAILED), _outcome(b, Outcome.FAILED, retryable=True)))
+    parts = split(body, result, last_attempt=True)
+    assert parts is not None
+    assert parts.dead_letter == body
+    assert parts.retry is None
