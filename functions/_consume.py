@@ -1,16 +1,16 @@
-"""The cloud-neutral middle of a consumer: hand messages to the runner, log each outcome, decide each message."""
+"""The cloud-neutral middle of a consumer: hand messages to the runner, log each outcome, and return the core's
+decision for each message (the consumer only maps it to its transport)."""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from functions._disposition import Disposition, disposition_of, failure_reason
 from functions._logging import outcome_lines
 from functions.errors import ConfigurationError
+from runner_core.disposition import Decision, Disposition, decide
 from runner_core.outcomes import MessageResult, QueueMessage
 
 MAX_ATTEMPTS_ENV = "RUNNER_MAX_ATTEMPTS"
@@ -29,15 +29,6 @@ class StructuredLogger(Protocol):
     def error(self, msg: object, *args: object, extra: Mapping[str, object] | None = ...) -> None: ...
 
     def exception(self, msg: object, *args: object, extra: Mapping[str, object] | None = ...) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What to do with one message, and why (the reason goes to dead-letter attributes and logs, never a secret)."""
-
-    disposition: Disposition
-    reason: str | None = None
-    result: MessageResult | None = None
 
 
 def max_attempts() -> int:
@@ -87,7 +78,7 @@ def process_messages(
     deadline: float | None,
     logger: StructuredLogger,
     cold_start: bool,
-) -> dict[str, Verdict]:
+) -> dict[str, Decision]:
     """Run every message through the runner in one call (so Encord requests batch) and decide each one.
 
     A runner that raises for the whole call (a bug, missing credentials) makes every message retry: nothing is lost,
@@ -103,14 +94,10 @@ def process_messages(
             "runner failed for the whole batch", extra={"event": "runner_error", "messages": len(messages)}
         )
         crash = f"runner error: {type(exc).__name__}"
-        return {message_id: Verdict(Disposition.RETRY, crash) for message_id in by_id}
+        return {message_id: Decision(Disposition.RETRY, crash) for message_id in by_id}
     for level, text, fields in outcome_lines(results, by_id, cold_start=cold_start):
         _emit(logger, level, text, fields)
-    verdicts: dict[str, Verdict] = {}
-    for result in results:
-        disposition = disposition_of(result)
-        reason = None if disposition is Disposition.ACK else failure_reason(result)
-        verdicts[result.message_id] = Verdict(disposition, reason, result)
+    verdicts = {result.message_id: decide(result) for result in results}
     for message_id in by_id.keys() - verdicts.keys():  # defensive: the runner owes one result per message
-        verdicts[message_id] = Verdict(Disposition.RETRY, "runner returned no result for this message")
+        verdicts[message_id] = Decision(Disposition.RETRY, "runner returned no result for this message")
     return verdicts

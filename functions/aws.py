@@ -27,11 +27,11 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from functions import secrets
-from functions._consume import Verdict, deadline_within, max_attempts, process_messages
-from functions._disposition import Disposition
+from functions._consume import deadline_within, max_attempts, process_messages
 from functions._logging import take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError
+from runner_core.disposition import Decision, Disposition
 from runner_core.outcomes import QueueMessage
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _queue_message(record: dict[str, Any], attempts: int) -> QueueMessage:
     )
 
 
-def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dlq_url: str) -> set[str]:
+def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Decision], dlq_url: str) -> set[str]:
     """Send permanently failed records to the DLQ with the reason; returns the ids that are safely stored there."""
     from functions.publishers.sqs import is_fifo, sanitise_id, send_entries, sqs_client, string_attributes
 
@@ -180,16 +180,16 @@ def _fifo_rounds(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def _process_fifo(
     runner: Any, records: list[dict[str, Any]], attempts: int, deadline: float | None, *, cold_start: bool
-) -> dict[str, Verdict]:
+) -> dict[str, Decision]:
     """FIFO order: once a record of a group is not acked, the group's later records do not run in this invocation
     (they are reported for redelivery, after the one that failed)."""
-    verdicts: dict[str, Verdict] = {}
+    verdicts: dict[str, Decision] = {}
     stopped: set[str] = set()
     for round_ in _fifo_rounds(records):
         ready = [record for record in round_ if _group_of(record) not in stopped]
         for record in round_:
             if _group_of(record) in stopped:
-                verdicts[record["messageId"]] = Verdict(Disposition.RETRY, FIFO_GROUP_BLOCKED)
+                verdicts[record["messageId"]] = Decision(Disposition.RETRY, FIFO_GROUP_BLOCKED)
                 logger.info(
                     "message deferred",
                     extra={
@@ -210,7 +210,7 @@ def _process_fifo(
     return verdicts
 
 
-def _decide(records: list[dict[str, Any]], context: Any, *, fifo: bool, cold_start: bool) -> dict[str, Verdict]:
+def _decide(records: list[dict[str, Any]], context: Any, *, fifo: bool, cold_start: bool) -> dict[str, Decision]:
     """One verdict per record id. A function that cannot start (configuration, a user module that fails to import)
     makes every record retry: nothing is lost, and once fixed the records run, or the redrive policy takes them."""
     try:
@@ -221,7 +221,7 @@ def _decide(records: list[dict[str, Any]], context: Any, *, fifo: bool, cold_sta
     except Exception as exc:
         reason = str(exc) if isinstance(exc, ConfigurationError) else f"function cannot start: {type(exc).__name__}"
         logger.exception("function cannot start; every record will be retried", extra={"reason": reason})
-        return {str(r.get("messageId", "")): Verdict(Disposition.RETRY, reason) for r in records}
+        return {str(r.get("messageId", "")): Decision(Disposition.RETRY, reason) for r in records}
     if fifo:
         return _process_fifo(runner, records, attempts, deadline, cold_start=cold_start)
     messages = [_queue_message(record, attempts) for record in records]

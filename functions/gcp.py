@@ -26,11 +26,11 @@ import flask
 import functions_framework
 
 from functions import secrets
-from functions._consume import Verdict, deadline_within, env_seconds, max_attempts, process_messages
-from functions._disposition import Disposition
+from functions._consume import deadline_within, env_seconds, max_attempts, process_messages
 from functions._logging import gcp_logger, set_trace_from_header, take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
+from runner_core.disposition import Decision, Disposition
 from runner_core.outcomes import QueueMessage
 
 # Cold start: functions-framework has imported flask and itself before this module, so they cost nothing here.
@@ -98,7 +98,7 @@ def _raw_push_extras() -> Mapping[str, Any]:
     return body if isinstance(body, Mapping) and "message" in body else {}
 
 
-def _handle(pushed: PushedMessage) -> Verdict:
+def _handle(pushed: PushedMessage) -> Decision:
     started = time.monotonic()
     cold_start = take_cold_start()
     if flask.has_request_context():
@@ -119,7 +119,7 @@ def _handle(pushed: PushedMessage) -> Verdict:
     return verdict
 
 
-def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Verdict:
+def _dead_letter(pushed: PushedMessage, verdict: Decision, *, attempt: int) -> Decision:
     """Publish a permanent failure to the dead-letter topic and ack; without one, nack so the subscription's own
     dead-letter policy takes it after max_delivery_attempts."""
     topic = os.environ.get(DEAD_LETTER_TOPIC_ENV, "").strip()
@@ -130,7 +130,7 @@ def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Ve
             "dead-letter policy takes the message after max_delivery_attempts",
             extra={"event": "dead_letter_unconfigured", "message_id": pushed.message_id, "reason": reason},
         )
-        return Verdict(Disposition.RETRY, reason, verdict.result)
+        return Decision(Disposition.RETRY, reason)
     attributes = {
         **pushed.attributes,
         "runner_failure_reason": reason,
@@ -145,7 +145,7 @@ def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Ve
         "dead-lettered",
         extra={"event": "dead_lettered", "message_id": pushed.message_id, "topic": topic, "reason": reason},
     )
-    return Verdict(Disposition.ACK, reason, verdict.result)
+    return Decision(Disposition.ACK, reason)
 
 
 @functions_framework.cloud_event

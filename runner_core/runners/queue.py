@@ -12,7 +12,7 @@ from uuid import UUID
 
 from runner_core.errors import ConfigurationError, MessageDecodeError, ProjectError, StageNotFoundError
 from runner_core.outcomes import MessageResult, Outcome, QueueMessage, TaskOutcome
-from runner_core.runners.base import RunnerBase, _failed_before_start
+from runner_core.runners.base import RunnerBase
 
 if TYPE_CHECKING:
     from encord.user_client import EncordUserClient
@@ -138,6 +138,7 @@ class QueueRunner(RunnerBase):
         from runner_core.messages import decode_message
         from runner_core.runners.classify import sanitise, short_reason
         from runner_core.runners.state import WorkItem
+        from runner_core.runners.task_outcomes import failed_before_start
 
         max_bytes = self.queue_settings.max_message_bytes
         errors: dict[int, str] = {}
@@ -157,7 +158,7 @@ class QueueRunner(RunnerBase):
             except Exception as exc:
                 logger.warning("message %s: %s", message.message_id, short_reason(exc), exc_info=exc)
                 task_outcomes[m_index] = [
-                    _failed_before_start(WorkItem(ref=ref), exc, decoded.project_hash or self.project_hash)
+                    failed_before_start(WorkItem(ref=ref), exc, decoded.project_hash or self.project_hash)
                     for ref in decoded.tasks
                 ]
                 continue
@@ -172,7 +173,7 @@ class QueueRunner(RunnerBase):
                 outcomes = self._run_items(agent, items, deadline=deadline)
             except Exception as exc:  # a bug: still answer for every task (retryably) instead of raising
                 logger.exception("processing %d task(s) for %s failed", len(items), agent.printable_name)
-                outcomes = [_failed_before_start(item, exc, self.project_hash) for item in items]
+                outcomes = [failed_before_start(item, exc, self.project_hash) for item in items]
             for slot, outcome in zip(slots, outcomes, strict=True):
                 task_outcomes[slot.message_index][slot.task_index] = outcome
 

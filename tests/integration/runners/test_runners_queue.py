@@ -23,6 +23,7 @@ from runner_core import (
     TaskAgentReturnStruct,
     TaskCompletionResult,
 )
+from runner_core.disposition import Disposition, decide
 from runner_core.messages import encode_envelope
 from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, EnvFactory, add_brightness, completion_result
 
@@ -228,12 +229,13 @@ def test_retryable_failure_routes_to_failure_pathway_only_on_the_last_attempt(en
     task = env.tasks()[0]
     body = env.envelope([task])
     (early,) = runner.process([QueueMessage("m1", body, attempt=1, max_attempts=3)])
-    assert early.retryable
+    assert decide(early).disposition is Disposition.RETRY
     assert env.where(task) == PRE_LABEL
     (last,) = runner.process([QueueMessage("m1", body, attempt=3, max_attempts=3)])
     assert last.tasks[0].routed_to_failure_pathway
-    assert not last.retryable
-    assert last.permanent
+    # The task failed for good, and the failure is visible in Encord: the message is acked, not dead-lettered.
+    assert not last.tasks[0].retryable
+    assert decide(last).disposition is Disposition.ACK
     assert env.where(task) == "Complete"
 
 
@@ -404,7 +406,8 @@ def test_process_routes_envelopes_by_stage_and_reports_bad_messages(env: Env) ->
     )
     assert [r.message_id for r in results] == ["a", "b", "c", "d", "e"]
     assert [r.ok for r in results] == [True, False, True, False, False]
-    assert [r.permanent for r in results] == [False, True, False, True, True]
+    ack, dead = Disposition.ACK, Disposition.DEAD_LETTER
+    assert [decide(r).disposition for r in results] == [ack, dead, ack, dead, dead]
     assert results[0].tasks[0].outcome is Outcome.MOVED
     assert "not JSON" in (results[1].error or "")
     assert results[2].tasks[0].pathway_name == "accept"
@@ -425,7 +428,7 @@ def test_deadline_fails_unstarted_tasks_retryably(env: Env) -> None:
 
     task = env.tasks()[0]
     (result,) = runner.process([QueueMessage("m", env.envelope([task]))], deadline=time.monotonic() + 0.5)
-    assert result.retryable
+    assert decide(result).disposition is Disposition.RETRY
     assert result.tasks[0].error == "deadline"
     assert env.where(task) == PRE_LABEL
 

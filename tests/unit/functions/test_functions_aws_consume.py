@@ -95,7 +95,16 @@ def test_one_log_line_per_task_with_the_shared_fields(
     assert len(outcomes) == 1
     assert len(rejected) == 1
     line = vars(outcomes[0])
-    for key in ("project", "stage", "task", "data_hash", "message_id", "attempt", "outcome", "duration_ms"):
+    for key in (
+        "project_hash",
+        "stage_uuid",
+        "task_uuid",
+        "data_hash",
+        "message_id",
+        "attempt",
+        "outcome",
+        "duration_ms",
+    ):
         assert key in line
     assert line["outcome"] == "moved"
     assert line["message_id"] == "m0"
