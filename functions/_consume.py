@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from functions._logging import outcome_lines
 from functions.errors import ConfigurationError
 from runner_core.disposition import Decision, Disposition, decide
-from runner_core.outcomes import MessageResult, QueueMessage
+from runner_core.outcomes import QueueMessage
+from runner_core.protocols import RunnerTarget
 
 MAX_ATTEMPTS_ENV = "RUNNER_MAX_ATTEMPTS"
 DEFAULT_MAX_ATTEMPTS = 5  # the default of SQS guidance (maxReceiveCount) and of Pub/Sub's max_delivery_attempts
@@ -72,7 +73,7 @@ def _emit(logger: StructuredLogger, level: int, message: str, fields: dict[str, 
 
 
 def process_messages(
-    runner: Any,
+    runner: RunnerTarget,
     messages: Sequence[QueueMessage],
     *,
     deadline: float | None,
@@ -88,7 +89,7 @@ def process_messages(
         return {}
     by_id = {message.message_id: message for message in messages}
     try:
-        results: list[MessageResult] = runner.process(messages, deadline=deadline)
+        results = runner.process(messages, deadline=deadline)
     except Exception as exc:
         logger.exception(
             "runner failed for the whole batch", extra={"event": "runner_error", "messages": len(messages)}

@@ -12,6 +12,7 @@ from uuid import UUID
 from functions import webhook
 from functions.errors import ConfigurationError, ProjectNotAllowedError, PublishError, WebhookError
 from runner_core.producer import build_messages
+from runner_core.protocols import TaskSource
 
 if TYPE_CHECKING:
     from encord.workflow.stages.agent import AgentTaskStatus
@@ -62,11 +63,11 @@ def statuses_from_environment() -> list[AgentTaskStatus]:
     return parse_statuses([os.environ.get(STATUSES_ENV, "")])
 
 
-def allowed_projects(runner: Any) -> frozenset[str]:
+def allowed_projects(*, own_project: str) -> frozenset[str]:
     """`RUNNER_PROJECT_ALLOWLIST` (comma-separated project hashes); when unset, only the runner's own project."""
     raw = os.environ.get(ALLOWLIST_ENV, "")
     if not raw.strip():
-        return frozenset({str(UUID(str(runner.project_hash)))})
+        return frozenset({str(UUID(own_project))})
     allowed: set[str] = set()
     for item in raw.split(","):
         if item.strip():
@@ -80,7 +81,7 @@ def allowed_projects(runner: Any) -> frozenset[str]:
 
 
 def dispatch(
-    runner: Any,
+    runner: TaskSource,
     publisher: Publisher,
     *,
     statuses: list[AgentTaskStatus] | None = None,
@@ -114,7 +115,7 @@ def handle_webhook(
     body: bytes,
     headers: Mapping[str, str],
     *,
-    runner: Any,
+    runner: TaskSource,
     publisher: Publisher,
     secret: str | None,
     now: float | None = None,
@@ -129,9 +130,9 @@ def handle_webhook(
         if notification is None:
             return HttpAnswer(200, {"ignored": "not an agent_stage_work_available_event"})
         project = str(notification.project_hash)
-        if project not in allowed_projects(runner):
+        if project not in allowed_projects(own_project=runner.project_hash):
             raise ProjectNotAllowedError(f"project {project} is not in {ALLOWLIST_ENV}; nothing was enqueued")
-        if project != str(UUID(str(runner.project_hash))):
+        if project != str(UUID(runner.project_hash)):
             raise ProjectNotAllowedError(
                 f"project {project} is not the project of this function's runner ({runner.project_hash})"
             )

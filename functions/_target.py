@@ -12,12 +12,13 @@ import threading
 from typing import Any
 
 from functions.errors import TargetLoadError
+from runner_core.protocols import RunnerTarget
 
 TARGET_ENV = "RUNNER_TARGET"
 _EXAMPLE = "'my_agents:runner' (module my_agents.py, attribute runner)"
 
 _lock = threading.Lock()
-_loaded: dict[str, Any] = {}
+_loaded: dict[str, RunnerTarget] = {}
 
 
 def parse_target(spec: str) -> tuple[str, str]:
@@ -51,10 +52,11 @@ def _import(spec: str) -> Any:
     return target
 
 
-def load_runner(spec: str | None = None) -> Any:
+def load_runner(spec: str | None = None) -> RunnerTarget:
     """The runner named by `spec` (default: `$RUNNER_TARGET`), imported once per process and cached.
 
-    Checked for the methods the entrypoints call, so a wrong target fails with its name, not deep inside a handler.
+    Checked against `RunnerTarget` (what the entrypoints call), so a wrong target fails with its name, not deep
+    inside a handler.
     """
     spec = spec if spec is not None else os.environ.get(TARGET_ENV, "")
     if not spec.strip():
@@ -62,11 +64,10 @@ def load_runner(spec: str | None = None) -> Any:
     with _lock:
         if spec not in _loaded:
             runner = _import(spec)
-            missing = [name for name in ("process", "get_agent_stages") if not callable(getattr(runner, name, None))]
-            if missing:
+            if not isinstance(runner, RunnerTarget):
                 raise TargetLoadError(
                     f"{TARGET_ENV}={spec!r} is a {type(runner).__name__}, not a QueueRunner "
-                    f"(it has no {', '.join(missing)})."
+                    "(a runner_core.protocols.RunnerTarget: project_hash, get_agent_stages and process)."
                 )
             _loaded[spec] = runner
         return _loaded[spec]

@@ -33,6 +33,7 @@ from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError
 from runner_core.disposition import Decision, Disposition
 from runner_core.outcomes import QueueMessage
+from runner_core.protocols import RunnerTarget
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -179,7 +180,7 @@ def _fifo_rounds(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _process_fifo(
-    runner: Any, records: list[dict[str, Any]], attempts: int, deadline: float | None, *, cold_start: bool
+    runner: RunnerTarget, records: list[dict[str, Any]], attempts: int, deadline: float | None, *, cold_start: bool
 ) -> dict[str, Decision]:
     """FIFO order: once a record of a group is not acked, the group's later records do not run in this invocation
     (they are reported for redelivery, after the one that failed)."""

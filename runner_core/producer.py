@@ -7,13 +7,14 @@ No publishing and no cloud SDK here: `functions.publishers` sends what this buil
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from runner_core.errors import PermanentError
 from runner_core.messages import encode_envelope, task_payload
+from runner_core.protocols import TaskSource
 
 if TYPE_CHECKING:
     from encord.workflow.stages.agent import AgentStage, AgentTask, AgentTaskStatus
@@ -25,15 +26,6 @@ PUBSUB_MAX_MESSAGE_BYTES = 10_000_000 - 4096
 
 class MessageTooLargeError(PermanentError):
     """One task alone does not fit in a message of the transport's size."""
-
-
-class TaskSource(Protocol):
-    """What the producer needs from a runner (a QueueRunner has both)."""
-
-    @property
-    def project_hash(self) -> str: ...
-
-    def get_agent_stages(self) -> Iterable[AgentStage]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import functions_framework
 import pytest
+from encord.workflow.stages.agent import AgentStage
 from flask.testing import FlaskClient
 
 from functions import _target
@@ -21,7 +22,9 @@ class ScriptedRunner:
     def __init__(self) -> None:
         self.calls: list[tuple[list[QueueMessage], float | None]] = []
 
-    def get_agent_stages(self) -> list[object]:
+    project_hash = "00000000-0000-4000-8000-000000000001"
+
+    def get_agent_stages(self) -> list[AgentStage]:
         return []
 
     def process(self, messages: Sequence[QueueMessage], *, deadline: float | None = None) -> list[MessageResult]:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from encord.workflow.stages.agent import AgentTaskStatus
 
@@ -10,11 +8,6 @@ from functions._dispatch import allowed_projects, parse_statuses
 from functions.errors import ConfigurationError
 
 PROJECT = "7e3b9c1a-4d2f-4a8e-9b6c-1f0d2e3a4b5c"
-
-
-@dataclass
-class _Runner:
-    project_hash: str = PROJECT.upper()
 
 
 def test_statuses_parse_case_insensitively_from_repeats_and_commas() -> None:
@@ -29,13 +22,13 @@ def test_statuses_parse_case_insensitively_from_repeats_and_commas() -> None:
 
 def test_allow_list_defaults_to_the_runners_project(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RUNNER_PROJECT_ALLOWLIST", raising=False)
-    assert allowed_projects(_Runner()) == {PROJECT}
+    assert allowed_projects(own_project=PROJECT.upper()) == {PROJECT}
     other = "11111111-2222-4333-8444-555555555555"
     monkeypatch.setenv("RUNNER_PROJECT_ALLOWLIST", f" {other.upper()} , {PROJECT}")
-    assert allowed_projects(_Runner()) == {other, PROJECT}
+    assert allowed_projects(own_project=PROJECT.upper()) == {other, PROJECT}
     monkeypatch.setenv("RUNNER_PROJECT_ALLOWLIST", "not-a-hash")
     with pytest.raises(ConfigurationError, match="RUNNER_PROJECT_ALLOWLIST holds 'not-a-hash'"):
-        allowed_projects(_Runner())
+        allowed_projects(own_project=PROJECT.upper())
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("", 5), ("3", 3)])
