@@ -18,6 +18,8 @@ def _fresh_cache() -> Iterator[None]:
 
 
 class _Runnerish:
+    project_hash = "00000000-0000-4000-8000-000000000001"
+
     def process(self) -> None: ...
 
     def get_agent_stages(self) -> list[object]:
