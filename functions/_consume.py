@@ -4,20 +4,13 @@ decision for each message (the consumer only maps it to its transport)."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from functions._logging import outcome_lines
-from functions.errors import ConfigurationError
 from runner_core.disposition import Decision, Disposition, decide
 from runner_core.outcomes import QueueMessage
 from runner_core.protocols import RunnerTarget
-
-MAX_ATTEMPTS_ENV = "RUNNER_MAX_ATTEMPTS"
-DEFAULT_MAX_ATTEMPTS = 5  # the default of SQS guidance (maxReceiveCount) and of Pub/Sub's max_delivery_attempts
-DEADLINE_MARGIN_ENV = "RUNNER_DEADLINE_MARGIN_S"
-DEFAULT_DEADLINE_MARGIN_S = 10.0
 
 
 class StructuredLogger(Protocol):
@@ -32,35 +25,10 @@ class StructuredLogger(Protocol):
     def exception(self, msg: object, *args: object, extra: Mapping[str, object] | None = ...) -> None: ...
 
 
-def max_attempts() -> int:
-    raw = os.environ.get(MAX_ATTEMPTS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_ATTEMPTS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{MAX_ATTEMPTS_ENV}={raw!r} is not a whole number") from None
-    if value < 1:
-        raise ConfigurationError(f"{MAX_ATTEMPTS_ENV} must be at least 1, got {value}")
-    return value
-
-
-def env_seconds(name: str) -> float | None:
-    """A number of seconds from the environment; None when unset or blank."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
-
-
-def deadline_within(start: float, budget_s: float) -> float:
-    """A `time.monotonic()` deadline `budget_s` after `start`, less `RUNNER_DEADLINE_MARGIN_S` (tasks not started by
-    then retry). A short budget still gets half its time for work rather than none."""
-    margin = env_seconds(DEADLINE_MARGIN_ENV)
-    return start + budget_s - min(DEFAULT_DEADLINE_MARGIN_S if margin is None else margin, budget_s / 2)
+def deadline_within(start: float, budget_s: float, *, margin_s: float) -> float:
+    """A `time.monotonic()` deadline `budget_s` after `start`, less `margin_s` (RUNNER_DEADLINE_MARGIN_S; tasks not
+    started by then retry). A short budget still gets half its time for work rather than none."""
+    return start + budget_s - min(margin_s, budget_s / 2)
 
 
 def _emit(logger: StructuredLogger, level: int, message: str, fields: dict[str, Any]) -> None:

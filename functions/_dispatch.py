@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from uuid import UUID
 
 from functions import webhook
 from functions.errors import ConfigurationError, ProjectNotAllowedError, PublishError, WebhookError
+from functions.settings import function_settings
 from runner_core.producer import build_messages
 from runner_core.protocols import TaskSource
 
@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from encord.workflow.stages.agent import AgentTaskStatus
 
     from functions.publishers import Publisher
+    from functions.settings import FunctionSettings
 
 ALLOWLIST_ENV = "RUNNER_PROJECT_ALLOWLIST"
-STATUSES_ENV = "RUNNER_DISPATCH_STATUSES"
 
 logger = logging.getLogger("functions.dispatch")
 
@@ -59,13 +59,14 @@ def parse_statuses(values: Iterable[str]) -> list[AgentTaskStatus]:
     return parsed
 
 
-def statuses_from_environment() -> list[AgentTaskStatus]:
-    return parse_statuses([os.environ.get(STATUSES_ENV, "")])
+def statuses_from_environment(settings: FunctionSettings) -> list[AgentTaskStatus]:
+    """`RUNNER_DISPATCH_STATUSES` (empty: every status)."""
+    return parse_statuses([settings.dispatch_statuses])
 
 
 def allowed_projects(*, own_project: str) -> frozenset[str]:
     """`RUNNER_PROJECT_ALLOWLIST` (comma-separated project hashes); when unset, only the runner's own project."""
-    raw = os.environ.get(ALLOWLIST_ENV, "")
+    raw = function_settings().project_allowlist
     if not raw.strip():
         return frozenset({str(UUID(own_project))})
     allowed: set[str] = set()
@@ -146,7 +147,10 @@ def handle_webhook(
         return HttpAnswer(200, {"ignored": f"stage {notification.stage_uuid} has no agent in this runner"})
     try:
         summary = dispatch(
-            runner, publisher, statuses=statuses_from_environment(), stage_uuids=[notification.stage_uuid]
+            runner,
+            publisher,
+            statuses=statuses_from_environment(function_settings()),
+            stage_uuids=[notification.stage_uuid],
         )
     except PublishError as exc:
         return HttpAnswer(502, {"error": str(exc)})

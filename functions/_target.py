@@ -7,7 +7,6 @@ for both clouds and for `runner-core dispatch --target`.
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 from typing import Any
 
@@ -58,7 +57,10 @@ def load_runner(spec: str | None = None) -> RunnerTarget:
     Checked against `RunnerTarget` (what the entrypoints call), so a wrong target fails with its name, not deep
     inside a handler.
     """
-    spec = spec if spec is not None else os.environ.get(TARGET_ENV, "")
+    if spec is None:
+        from functions.settings import function_settings
+
+        spec = function_settings().target
     if not spec.strip():
         raise TargetLoadError(f"{TARGET_ENV} is not set; set it to the QueueRunner your agents use, e.g. {_EXAMPLE}.")
     with _lock:
@@ -67,7 +69,7 @@ def load_runner(spec: str | None = None) -> RunnerTarget:
             if not isinstance(runner, RunnerTarget):
                 raise TargetLoadError(
                     f"{TARGET_ENV}={spec!r} is a {type(runner).__name__}, not a QueueRunner "
-                    "(a runner_core.protocols.RunnerTarget: project_hash, get_agent_stages and process)."
+                    "(a runner_core.protocols.RunnerTarget: project_hash, get_agent_stages, process and use_client)."
                 )
             _loaded[spec] = runner
         return _loaded[spec]

@@ -15,34 +15,26 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-
-# Deliberately eager, and before anything imports pydantic (runner_core does, through the encord SDK): Powertools'
-# batch utility builds pydantic models for every batch event type (~15 ms, never used here) only when it finds
-# pydantic already imported. Imported lazily inside `consume` it would always pay that on the first message.
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    SqsFifoPartialProcessor,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions import secrets
-from functions._consume import deadline_within, max_attempts, process_messages
+from functions._consume import deadline_within, process_messages
 from functions._logging import take_cold_start
 from functions._target import load_runner
-from functions.errors import ConfigurationError, RetryDeliveryError
+from functions.errors import ConfigurationError
+from functions.settings import FunctionSettings, function_settings
 from runner_core.disposition import Decision, Disposition
 from runner_core.outcomes import QueueMessage
-from runner_core.protocols import RunnerTarget
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+    from runner_core.protocols import RunnerTarget
 
 # Cold start: `consume` never loads the producer, the webhook or the publishers (`dispatch` imports them when it
 # runs), and boto3 loads on the first AWS call (a dead-letter send, a secret, a publish).
 
 QUEUE_URL_ENV = "RUNNER_QUEUE_URL"
-DLQ_URL_ENV = "RUNNER_DLQ_URL"
 FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it runs after that one"
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
@@ -50,15 +42,13 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core")
 copy_config_to_registered_loggers(source_logger=logger, include={"functions", "runner_core"})
 
 
-def _use_secret_key() -> None:
-    """Hand the Secrets Manager key (if one is configured) to the core, which reads ENCORD_SSH_KEY.
-
-    Cached with a TTL by Powertools; the core's client cache is keyed on the key's digest, so a rotated key
-    gets a new client and an unchanged one reuses the warm client.
-    """
-    key = secrets.ssh_key_from_environment()
-    if key is not None and os.environ.get("ENCORD_SSH_KEY") != key:
-        os.environ["ENCORD_SSH_KEY"] = key
+def _runner(settings: FunctionSettings) -> RunnerTarget:
+    """The user's runner, using the client for the Secrets Manager key when one is configured."""
+    runner = load_runner(settings.target)
+    client = secrets.client_from_secret(settings)
+    if client is not None:
+        runner.use_client(client)
+    return runner
 
 
 def _context_keys(context: Any, cold_start: bool) -> None:
@@ -69,136 +59,107 @@ def _context_keys(context: Any, cold_start: bool) -> None:
     )
 
 
-def _deadline(context: Any) -> float | None:
+def _deadline(context: Any, *, margin_s: float) -> float | None:
     """A `time.monotonic()` deadline leaving a margin before Lambda's timeout (tasks not started by then retry)."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
         return None
-    return deadline_within(time.monotonic(), float(remaining()) / 1000)
+    return deadline_within(time.monotonic(), float(remaining()) / 1000, margin_s=margin_s)
 
 
-def _queue_message(record: dict[str, Any], attempts: int) -> QueueMessage:
-    attributes = record.get("attributes") or {}
+def _attempt(record: SQSRecord) -> int:
     try:
-        attempt = max(1, int(attributes.get("ApproximateReceiveCount", 1)))
+        return max(1, int(record.attributes.approximate_receive_count))
     except (TypeError, ValueError):
-        attempt = 1
+        return 1
+
+
+def _queue_message(record: SQSRecord, attempts: int) -> QueueMessage:
     return QueueMessage(
-        message_id=str(record.get("messageId", "")),
-        body=str(record.get("body", "")),
-        attempt=attempt,
-        max_attempts=attempts,
+        message_id=record.message_id, body=record.body or "", attempt=_attempt(record), max_attempts=attempts
     )
 
 
-def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Decision], dlq_url: str) -> set[str]:
+def _dead_letter(records: list[SQSRecord], decisions: dict[str, Decision], dlq_url: str) -> set[str]:
     """Send permanently failed records to the DLQ with the reason; returns the ids that are safely stored there."""
-    from functions.publishers.sqs import is_fifo, sanitise_id, send_entries, sqs_client, string_attributes
+    from functions.publishers.dead_letter import SOURCE_QUEUE, DeadLetter
+    from functions.publishers.sqs import send_dead_letters
 
-    entries: list[dict[str, Any]] = []
-    for index, record in enumerate(records):
-        verdict = verdicts[record["messageId"]]
-        attributes = {
-            "runner_failure_reason": verdict.reason or "failed permanently",
-            "runner_source_message_id": record["messageId"],
-            "runner_source_queue": str(record.get("eventSourceARN", "")),
-            "runner_attempt": str((record.get("attributes") or {}).get("ApproximateReceiveCount", "1")),
-        }
-        entry: dict[str, Any] = {
-            "Id": str(index),
-            "MessageBody": record.get("body") or "(empty body)",
-            "MessageAttributes": string_attributes(attributes),
-        }
-        if is_fifo(dlq_url):
-            group = (record.get("attributes") or {}).get("MessageGroupId") or "dead-letter"
-            entry["MessageGroupId"] = sanitise_id(group)
-            entry["MessageDeduplicationId"] = sanitise_id(record["messageId"])
-        entries.append(entry)
-    sent: set[str]
-    errors: list[str]
-    try:
-        client = sqs_client()
-    except Exception as exc:  # no region, bad endpoint: the records stay failed and the redrive policy takes them
-        sent, errors = set(), [f"SQS client unavailable: {type(exc).__name__}"]
-    else:
-        sent, errors = send_entries(client, dlq_url, entries)
+    letters = [
+        (
+            DeadLetter(
+                body=record.body or "",
+                message_id=record.message_id,
+                reason=decisions[record.message_id].reason,
+                attempt=_attempt(record),
+                source_key=SOURCE_QUEUE,
+                source=record.event_source_arn or "",
+            ),
+            record.attributes.message_group_id,
+        )
+        for record in records
+    ]
+    sent, errors = send_dead_letters(dlq_url, letters)
     if errors:
         logger.error("dead-letter send failed; leaving the records to the redrive policy", extra={"errors": errors})
-    return {records[int(index)]["messageId"] for index in sent}
+    return sent
 
 
-def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SQS batch handler: every record's tasks go through the runner together; failures are reported per record."""
+def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    """SQS batch handler: every record's tasks go through the runner together; failures are reported per record.
+
+    The partial batch response is built here directly rather than through Powertools' BatchProcessor: the runner
+    handles the whole batch in one call (so Encord requests batch across records), while the processor's model is a
+    handler per record. A batch where every record failed is still a partial response, never an invocation error
+    (an error would make Lambda retry the whole batch and scale the event source mapping down).
+    """
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
-    records: list[dict[str, Any]] = list(event.get("Records") or [])
+    records = [SQSRecord(raw) for raw in event.get("Records") or []]
     # FIFO records carry their MessageGroupId; the queue ARN's ".fifo" suffix is the fallback.
-    fifo = any(
-        "MessageGroupId" in (r.get("attributes") or {}) or str(r.get("eventSourceARN", "")).endswith(".fifo")
+    fifo = any(r.attributes.message_group_id or (r.event_source_arn or "").endswith(".fifo") for r in records)
+    decisions, dlq_url = _decide(records, context, fifo=fifo, cold_start=cold_start)
+
+    dead = [r for r in records if decisions[r.message_id].disposition is Disposition.DEAD_LETTER]
+    dead_lettered = _dead_letter(dead, decisions, dlq_url) if dlq_url and dead else set()
+    failed = [
+        r.message_id
         for r in records
-    )
-    verdicts = _decide(records, context, fifo=fifo, cold_start=cold_start)
-
-    dlq_url = os.environ.get(DLQ_URL_ENV, "").strip()
-    dead_lettered: set[str] = set()
-    permanent = [r for r in records if verdicts[r["messageId"]].disposition is Disposition.DEAD_LETTER]
-    if dlq_url and permanent:
-        dead_lettered = _dead_letter(permanent, verdicts, dlq_url)
-
-    def record_handler(record: SQSRecord) -> str:
-        verdict = verdicts[record.message_id]
-        if verdict.disposition is Disposition.ACK or record.message_id in dead_lettered:
-            return verdict.disposition.value
-        raise RetryDeliveryError(verdict.reason or verdict.disposition.value)
-
-    processor: BatchProcessor = (
-        SqsFifoPartialProcessor(skip_group_on_error=True)
-        if fifo
-        else BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    )
-    # A batch where every record failed is still a partial response, never an invocation error: an error would
-    # make Lambda retry the whole batch and scale the event source mapping down.
-    processor.raise_on_entire_batch_failure = False
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
-    return dict(response)
-
-
-def _group_of(record: dict[str, Any]) -> str:
-    return str((record.get("attributes") or {}).get("MessageGroupId", ""))
-
-
-def _fifo_rounds(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Round n holds the n-th record of every message group: each round still goes through the runner as one
-    batch (Encord calls batch across groups), while a group's records run strictly one after another."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        groups.setdefault(_group_of(record), []).append(record)
-    depth = max((len(members) for members in groups.values()), default=0)
-    return [[members[n] for members in groups.values() if n < len(members)] for n in range(depth)]
+        if decisions[r.message_id].disposition is not Disposition.ACK and r.message_id not in dead_lettered
+    ]
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
 def _process_fifo(
-    runner: RunnerTarget, records: list[dict[str, Any]], attempts: int, deadline: float | None, *, cold_start: bool
+    runner: RunnerTarget, records: list[SQSRecord], attempts: int, deadline: float | None, *, cold_start: bool
 ) -> dict[str, Decision]:
-    """FIFO order: once a record of a group is not acked, the group's later records do not run in this invocation
-    (they are reported for redelivery, after the one that failed)."""
-    verdicts: dict[str, Decision] = {}
+    """FIFO order. Round n holds the n-th record of every message group: each round goes through the runner as one
+    batch (Encord calls batch across groups), while a group's records run strictly one after another. Once a record
+    of a group is not acked, the group's later records do not run in this invocation (they are reported for
+    redelivery, after the one that failed)."""
+    groups: dict[str, list[SQSRecord]] = {}
+    for record in records:
+        groups.setdefault(record.attributes.message_group_id or "", []).append(record)
+    depth = max((len(members) for members in groups.values()), default=0)
+    decisions: dict[str, Decision] = {}
     stopped: set[str] = set()
-    for round_ in _fifo_rounds(records):
-        ready = [record for record in round_ if _group_of(record) not in stopped]
-        for record in round_:
-            if _group_of(record) in stopped:
-                verdicts[record["messageId"]] = Decision(Disposition.RETRY, FIFO_GROUP_BLOCKED)
+    for n in range(depth):
+        ready: list[SQSRecord] = []
+        for group, members in groups.items():
+            if n >= len(members):
+                continue
+            if group in stopped:
+                decisions[members[n].message_id] = Decision(Disposition.RETRY, FIFO_GROUP_BLOCKED)
                 logger.info(
                     "message deferred",
                     extra={
                         "event": "message_deferred",
-                        "message_id": record["messageId"],
+                        "message_id": members[n].message_id,
                         "reason": FIFO_GROUP_BLOCKED,
                     },
                 )
+            else:
+                ready.append(members[n])
         decided = process_messages(
             runner,
             [_queue_message(record, attempts) for record in ready],
@@ -206,27 +167,33 @@ def _process_fifo(
             logger=logger,
             cold_start=cold_start,
         )
-        verdicts.update(decided)
-        stopped |= {_group_of(r) for r in ready if decided[r["messageId"]].disposition is not Disposition.ACK}
-    return verdicts
+        decisions.update(decided)
+        stopped |= {
+            r.attributes.message_group_id or ""
+            for r in ready
+            if decided[r.message_id].disposition is not Disposition.ACK
+        }
+    return decisions
 
 
-def _decide(records: list[dict[str, Any]], context: Any, *, fifo: bool, cold_start: bool) -> dict[str, Decision]:
-    """One verdict per record id. A function that cannot start (configuration, a user module that fails to import)
-    makes every record retry: nothing is lost, and once fixed the records run, or the redrive policy takes them."""
+def _decide(records: list[SQSRecord], context: Any, *, fifo: bool, cold_start: bool) -> tuple[dict[str, Decision], str]:
+    """The core's decision per record id, and the dead-letter queue URL. A function that cannot start
+    (configuration, a user module that fails to import) makes every record retry: nothing is lost, and once fixed
+    the records run, or the redrive policy takes them."""
     try:
-        _use_secret_key()
-        runner = load_runner()
-        attempts = max_attempts()
-        deadline = _deadline(context)
+        settings = function_settings()
+        runner = _runner(settings)
+        deadline = _deadline(context, margin_s=settings.deadline_margin_s)
     except Exception as exc:
         reason = str(exc) if isinstance(exc, ConfigurationError) else f"function cannot start: {type(exc).__name__}"
         logger.exception("function cannot start; every record will be retried", extra={"reason": reason})
-        return {str(r.get("messageId", "")): Decision(Disposition.RETRY, reason) for r in records}
+        return {r.message_id: Decision(Disposition.RETRY, reason) for r in records}, ""
     if fifo:
-        return _process_fifo(runner, records, attempts, deadline, cold_start=cold_start)
-    messages = [_queue_message(record, attempts) for record in records]
-    return process_messages(runner, messages, deadline=deadline, logger=logger, cold_start=cold_start)
+        decisions = _process_fifo(runner, records, settings.max_attempts, deadline, cold_start=cold_start)
+    else:
+        messages = [_queue_message(record, settings.max_attempts) for record in records]
+        decisions = process_messages(runner, messages, deadline=deadline, logger=logger, cold_start=cold_start)
+    return decisions, settings.dlq_url
 
 
 # --- the producer ---------------------------------------------------------------------------------------------------
@@ -249,9 +216,9 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
-    _use_secret_key()
-    runner = load_runner()
-    queue_url = os.environ.get(QUEUE_URL_ENV, "").strip()
+    settings = function_settings()
+    runner = _runner(settings)
+    queue_url = settings.queue_url
     if not queue_url:
         raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
     publisher = SqsPublisher(queue_url=queue_url)
@@ -260,10 +227,10 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body = base64.b64decode(raw) if event.get("isBase64Encoded") else str(raw).encode()
         headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
         answer = handle_webhook(
-            body, headers, runner=runner, publisher=publisher, secret=secrets.webhook_secret(allow_arn=True)
+            body, headers, runner=runner, publisher=publisher, secret=secrets.webhook_secret(settings, allow_arn=True)
         )
         return _http_answer(answer.status, answer.body)
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
     requested = detail.get("statuses") if isinstance(detail, dict) else None
-    statuses = parse_statuses(requested) if isinstance(requested, list) else statuses_from_environment()
+    statuses = parse_statuses(requested) if isinstance(requested, list) else statuses_from_environment(settings)
     return run_dispatch(runner, publisher, statuses=statuses).as_dict()

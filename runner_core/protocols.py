@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from encord.user_client import EncordUserClient
     from encord.workflow.stages.agent import AgentStage
 
     from runner_core.outcomes import MessageResult, QueueMessage
@@ -27,6 +28,10 @@ class RunnerTarget(TaskSource, Protocol):
     in order, never raising for a message or a task)."""
 
     def process(self, messages: Sequence[QueueMessage], *, deadline: float | None = None) -> list[MessageResult]: ...
+
+    def use_client(self, client: EncordUserClient) -> None:
+        """Use this client from now on (built by the entrypoint from a key in a secret store)."""
+        ...
 
 
 __all__ = ["RunnerTarget", "TaskSource"]

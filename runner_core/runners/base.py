@@ -67,6 +67,11 @@ class RunnerBase:
             self._user_client = get_user_client()
         return self._user_client
 
+    def use_client(self, client: EncordUserClient) -> None:
+        """Use `client` from now on: how an entrypoint hands over a client built from a key it holds (a secret
+        store), without putting the key in the process environment."""
+        self._user_client = client
+
     @property
     def _resolver(self) -> ProjectResolver:
         from runner_core.runners.project import ProjectResolver

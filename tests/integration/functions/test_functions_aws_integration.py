@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from encord_emulator.testing import RunningEmulator
 from functions import _target, aws
@@ -53,7 +54,7 @@ def _send_mixed_batch(emu: RunningEmulator, moto: Any, queue_url: str) -> dict[s
     return bodies
 
 
-def _failed_kinds(event: dict[str, Any], response: dict[str, Any]) -> set[str]:
+def _failed_kinds(event: dict[str, Any], response: PartialItemFailureResponse) -> set[str]:
     kinds = {r["messageId"]: r["messageAttributes"]["kind"]["stringValue"] for r in event["Records"]}
     return {kinds[item["itemIdentifier"]] for item in response["batchItemFailures"]}
 

@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import functions_framework
 import pytest
+from encord.user_client import EncordUserClient
 from encord.workflow.stages.agent import AgentStage
 from flask.testing import FlaskClient
 
@@ -23,6 +24,9 @@ class ScriptedRunner:
         self.calls: list[tuple[list[QueueMessage], float | None]] = []
 
     project_hash = "00000000-0000-4000-8000-000000000001"
+
+    def use_client(self, client: EncordUserClient) -> None:
+        raise AssertionError("no secret-store key in these tests")
 
     def get_agent_stages(self) -> list[AgentStage]:
         return []

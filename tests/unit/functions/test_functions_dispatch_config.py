@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 from encord.workflow.stages.agent import AgentTaskStatus
 
-from functions._consume import max_attempts
 from functions._dispatch import allowed_projects, parse_statuses
 from functions.errors import ConfigurationError
 
@@ -29,16 +28,3 @@ def test_allow_list_defaults_to_the_runners_project(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("RUNNER_PROJECT_ALLOWLIST", "not-a-hash")
     with pytest.raises(ConfigurationError, match="RUNNER_PROJECT_ALLOWLIST holds 'not-a-hash'"):
         allowed_projects(own_project=PROJECT.upper())
-
-
-@pytest.mark.parametrize(("raw", "expected"), [("", 5), ("3", 3)])
-def test_max_attempts(monkeypatch: pytest.MonkeyPatch, raw: str, expected: int) -> None:
-    monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", raw)
-    assert max_attempts() == expected
-
-
-@pytest.mark.parametrize("raw", ["0", "five"])
-def test_max_attempts_rejects_nonsense(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
-    monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", raw)
-    with pytest.raises(ConfigurationError, match="RUNNER_MAX_ATTEMPTS"):
-        max_attempts()

@@ -5,6 +5,7 @@ import types
 from collections.abc import Iterator
 
 import pytest
+from encord.user_client import EncordUserClient
 
 from functions import _target
 from functions.errors import TargetLoadError
@@ -19,6 +20,9 @@ def _fresh_cache() -> Iterator[None]:
 
 class _Runnerish:
     project_hash = "00000000-0000-4000-8000-000000000001"
+
+    def use_client(self, client: EncordUserClient) -> None:
+        raise AssertionError("no secret-store key in these tests")
 
     def process(self) -> None: ...
 
