@@ -24,6 +24,7 @@ from functions._target import load_runner
 from functions.errors import ConfigurationError
 from functions.settings import FunctionSettings, function_settings
 from runner_core.disposition import Decision, Disposition
+from runner_core.errors import ConfigurationError as CoreConfigurationError
 from runner_core.outcomes import QueueMessage
 
 if TYPE_CHECKING:
@@ -185,7 +186,8 @@ def _decide(records: list[SQSRecord], context: Any, *, fifo: bool, cold_start: b
         runner = _runner(settings)
         deadline = _deadline(context, margin_s=settings.deadline_margin_s)
     except Exception as exc:
-        reason = str(exc) if isinstance(exc, ConfigurationError) else f"function cannot start: {type(exc).__name__}"
+        # Configuration errors (ours and the core's SettingsError) are written for people and never hold a secret.
+        reason = str(exc) if isinstance(exc, CoreConfigurationError) else f"function cannot start: {type(exc).__name__}"
         logger.exception("function cannot start; every record will be retried", extra={"reason": reason})
         return {r.message_id: Decision(Disposition.RETRY, reason) for r in records}, ""
     if fifo:

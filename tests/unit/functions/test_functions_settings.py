@@ -39,3 +39,15 @@ def test_blank_variables_are_unset_and_urls_are_stripped(monkeypatch: pytest.Mon
     settings = function_settings()
     assert settings.deadline_margin_s == 10.0
     assert settings.dlq_url == "http://q/dlq"
+
+
+def test_one_configuration_error_hierarchy() -> None:
+    from runner_core.errors import ConfigurationError as CoreConfigurationError
+    from runner_core.errors import RunnerCoreError, SettingsError
+
+    assert issubclass(ConfigurationError, CoreConfigurationError)
+    assert issubclass(ConfigurationError, RunnerCoreError)
+    with pytest.raises(CoreConfigurationError):
+        raise SettingsError("no key")
+    with pytest.raises(CoreConfigurationError):
+        raise ConfigurationError("RUNNER_TOPIC is not set")
