@@ -81,7 +81,7 @@ def allowed_projects(*, own_project: str) -> frozenset[str]:
     return frozenset(allowed)
 
 
-def dispatch(
+def publish_waiting_tasks(
     runner: TaskSource,
     publisher: Publisher,
     *,
@@ -146,7 +146,7 @@ def handle_webhook(
     if notification.stage_uuid not in implemented:
         return HttpAnswer(200, {"ignored": f"stage {notification.stage_uuid} has no agent in this runner"})
     try:
-        summary = dispatch(
+        summary = publish_waiting_tasks(
             runner,
             publisher,
             statuses=statuses_from_environment(function_settings()),

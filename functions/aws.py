@@ -212,8 +212,7 @@ def _is_http_event(event: dict[str, Any]) -> bool:
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Schedule (EventBridge, or any direct invoke): publish every waiting task to RUNNER_QUEUE_URL.
     Function URL / API Gateway (event with headers and body): Encord's signed webhook for one stage."""
-    from functions._dispatch import dispatch as run_dispatch
-    from functions._dispatch import handle_webhook, parse_statuses, statuses_from_environment
+    from functions._dispatch import handle_webhook, parse_statuses, publish_waiting_tasks, statuses_from_environment
     from functions.publishers.sqs import SqsPublisher
 
     cold_start = take_cold_start()
@@ -235,4 +234,4 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
     requested = detail.get("statuses") if isinstance(detail, dict) else None
     statuses = parse_statuses(requested) if isinstance(requested, list) else statuses_from_environment(settings)
-    return run_dispatch(runner, publisher, statuses=statuses).as_dict()
+    return publish_waiting_tasks(runner, publisher, statuses=statuses).as_dict()

@@ -192,8 +192,7 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     An unsigned request is a schedule trigger only when no webhook secret is configured or
     RUNNER_ALLOW_UNSIGNED_SCHEDULE is true (deploy the function IAM-protected then); otherwise it gets 401.
     """
-    from functions._dispatch import dispatch as run_dispatch
-    from functions._dispatch import handle_webhook, statuses_from_environment
+    from functions._dispatch import handle_webhook, publish_waiting_tasks, statuses_from_environment
     from functions.publishers.pubsub import PubSubPublisher
     from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
@@ -210,4 +209,4 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     if signed or (secret and not settings.allow_unsigned_schedule):
         answer = handle_webhook(request.get_data(), headers, runner=runner, publisher=publisher, secret=secret)
         return answer.body, answer.status
-    return run_dispatch(runner, publisher, statuses=statuses_from_environment(settings)).as_dict(), 200
+    return publish_waiting_tasks(runner, publisher, statuses=statuses_from_environment(settings)).as_dict(), 200

@@ -40,10 +40,6 @@ class OutboundMessage:
     dedup_id: str | None = None  # task uuid + updated_at when the message holds one task
 
     @property
-    def size(self) -> int:
-        return len(self.body.encode())
-
-    @property
     def ordering_key(self) -> str | None:
         return None if self.data_hash is None else str(self.data_hash)
 

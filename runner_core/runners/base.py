@@ -165,7 +165,7 @@ class RunnerBase:
 
     # --- execution -----------------------------------------------------------------------------------------------
 
-    def _run_items(
+    def _run_agent_on_items(
         self,
         agent: RunnerAgent,
         items: Sequence[WorkItem],

@@ -17,7 +17,7 @@ from runner_core.di import Requirement, effective_requirements
 from runner_core.errors import DeadlineExceededError
 from runner_core.outcomes import TaskOutcome
 from runner_core.runners import complete, fetch
-from runner_core.runners.execute import execute_batch, run_coroutine, too_late_to_start
+from runner_core.runners.execute import run_coroutine, solve_and_call_agents, too_late_to_start
 from runner_core.runners.parallel import run_parallel
 from runner_core.runners.request_count import count_requests
 from runner_core.runners.state import TaskState, WorkItem
@@ -52,7 +52,7 @@ def run_batch(ctx: BatchContext, items: Sequence[WorkItem], *, deadline: float |
     states = [TaskState(item=item, task=item.task) for item in items]
     with count_requests(ctx.client) as counter:
         try:
-            _run(ctx, states, deadline)
+            _run_steps(ctx, states, deadline)
         except Exception as exc:  # a bug or an unexpected SDK error outside the per-task guards: fail what is left
             logger.exception("batch of %d task(s) at stage %s failed", len(states), ctx.stage.title)
             for state in states:
@@ -64,7 +64,7 @@ def run_batch(ctx: BatchContext, items: Sequence[WorkItem], *, deadline: float |
     ]
 
 
-def _run(ctx: BatchContext, states: list[TaskState], deadline: float | None) -> None:
+def _run_steps(ctx: BatchContext, states: list[TaskState], deadline: float | None) -> None:
     agent, project = ctx.agent, ctx.project.project
     # The same margin as for starting one task: a batch that cannot start any task costs no Encord request.
     if too_late_to_start(deadline):
@@ -97,7 +97,7 @@ def _run(ctx: BatchContext, states: list[TaskState], deadline: float | None) -> 
         tasks=[s.task for s in states if s.task is not None and s.active],
     )
     run_coroutine(
-        execute_batch(
+        solve_and_call_agents(
             states,
             agent,
             batch=batch,

@@ -107,7 +107,7 @@ class QueueRunner(RunnerBase):
             def wrapper(json_strs: str | bytes | list[str]) -> str:
                 bodies: list[str | bytes] = [json_strs] if isinstance(json_strs, str | bytes) else list(json_strs)
                 messages = [QueueMessage(message_id=str(i), body=body) for i, body in enumerate(bodies)]
-                results = self._process(messages, default_agent=agent, deadline=None)
+                results = self._decode_route_and_run(messages, default_agent=agent, deadline=None)
                 return completion_result(results, stage_uuid=self._stage_uuid_or_none(agent)).model_dump_json()
 
             return cast(WrappedAgent, wrapper)
@@ -121,7 +121,7 @@ class QueueRunner(RunnerBase):
         exactly one stage. Tasks of all messages for one stage run as one batch. `deadline` is a
         `time.monotonic()` value: tasks that cannot start safely before it fail retryably with error "deadline".
         """
-        return self._process(messages, default_agent=None, deadline=deadline)
+        return self._decode_route_and_run(messages, default_agent=None, deadline=deadline)
 
     # --- internals -------------------------------------------------------------------------------------------
 
@@ -132,7 +132,7 @@ class QueueRunner(RunnerBase):
 
         return QueueSettings()
 
-    def _process(
+    def _decode_route_and_run(
         self, messages: Sequence[QueueMessage], *, default_agent: RunnerAgent | None, deadline: float | None
     ) -> list[MessageResult]:
         from runner_core.messages import decode_message
@@ -170,7 +170,7 @@ class QueueRunner(RunnerBase):
         for agent, slots in groups.values():
             items = [slot.item for slot in slots]
             try:
-                outcomes = self._run_items(agent, items, deadline=deadline)
+                outcomes = self._run_agent_on_items(agent, items, deadline=deadline)
             except Exception as exc:  # a bug: still answer for every task (retryably) instead of raising
                 logger.exception("processing %d task(s) for %s failed", len(items), agent.printable_name)
                 outcomes = [failed_before_start(item, exc, self.project_hash) for item in items]

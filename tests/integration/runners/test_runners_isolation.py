@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from uuid import UUID
 
 import pytest
@@ -103,22 +102,6 @@ def test_a_rejected_move_skips_only_its_task(env: Env) -> None:
     assert [r.outcome for r in result.results] == [Outcome.MOVED, Outcome.SKIPPED, Outcome.MOVED]
     assert [env.where(t) for t in tasks] == ["Annotate", "Complete", "Annotate"]
     assert all(env.answers(t) == ["bright"] for t in tasks)  # its labels were saved before the move was tried
-
-
-def test_a_deadline_too_close_costs_no_encord_request(env: Env) -> None:
-    runner = QueueRunner(env.project_hash, user_client=env.client)
-
-    @runner.stage(PRE_LABEL)
-    def agent(lr: LabelRowV2) -> str:
-        return "annotate"
-
-    body = env.envelope(env.tasks()[:1])
-    runner.validate()
-    env.emu.reset_counters()
-    (result,) = runner.process([QueueMessage("m", body)], deadline=time.monotonic() + 0.5)
-    assert result.tasks[0].error == "deadline"
-    assert decide(result).disposition is Disposition.RETRY
-    assert env.emu.requests() == 0, env.emu.request_counters()
 
 
 def test_priority_returned_with_its_label_row_needs_no_extra_listing(env: Env) -> None:
