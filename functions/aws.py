@@ -18,11 +18,11 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions import secrets
-from functions._consume import deadline_within, process_messages
-from functions._logging import take_cold_start
-from functions._target import load_runner
+from functions.consumer import deadline_within, process_messages
 from functions.errors import ConfigurationError
 from functions.settings import FunctionSettings, function_settings
+from functions.structured_logs import take_cold_start
+from functions.target import load_runner
 from runner_core.disposition import Decision, Disposition
 from runner_core.errors import ConfigurationError as CoreConfigurationError
 from runner_core.outcomes import QueueMessage
@@ -212,8 +212,8 @@ def _is_http_event(event: dict[str, Any]) -> bool:
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Schedule (EventBridge, or any direct invoke): publish every waiting task to RUNNER_QUEUE_URL.
     Function URL / API Gateway (event with headers and body): Encord's signed webhook for one stage."""
-    from functions._dispatch import handle_webhook, parse_statuses, publish_waiting_tasks, statuses_from_environment
     from functions.publishers.sqs import SqsPublisher
+    from functions.trigger import handle_webhook, parse_statuses, publish_waiting_tasks, statuses_from_environment
 
     cold_start = take_cold_start()
     _context_keys(context, cold_start)

@@ -25,12 +25,12 @@ import flask
 import functions_framework
 
 from functions import secrets
-from functions._consume import deadline_within, process_messages
-from functions._logging import gcp_logger, set_trace_from_header, take_cold_start
-from functions._target import load_runner
+from functions.consumer import deadline_within, process_messages
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
 from functions.publishers.dead_letter import FAILURE_REASON
 from functions.settings import FunctionSettings, function_settings
+from functions.structured_logs import gcp_logger, set_trace_from_header, take_cold_start
+from functions.target import load_runner
 from runner_core.disposition import Decision, Disposition
 from runner_core.outcomes import QueueMessage
 
@@ -192,8 +192,8 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     An unsigned request is a schedule trigger only when no webhook secret is configured or
     RUNNER_ALLOW_UNSIGNED_SCHEDULE is true (deploy the function IAM-protected then); otherwise it gets 401.
     """
-    from functions._dispatch import handle_webhook, publish_waiting_tasks, statuses_from_environment
     from functions.publishers.pubsub import PubSubPublisher
+    from functions.trigger import handle_webhook, publish_waiting_tasks, statuses_from_environment
     from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
     take_cold_start()

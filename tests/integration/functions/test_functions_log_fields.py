@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from encord_emulator.testing import RunningEmulator
-from functions import _logging, aws
+from functions import aws, structured_logs
 from runner_core.producer import build_messages
 from tests.integration.functions import fn_agents
 from tests.integration.functions.fn_harness import Moto, lambda_context, receive_event, title_of
@@ -66,7 +66,7 @@ def test_aws_and_gcp_task_lines_carry_the_shared_fields(
 
     # AWS, on a cold instance: the records as Powertools' own formatter writes them (its handler holds the stdout of
     # import time, which capsys does not see).
-    monkeypatch.setattr(_logging, "_cold", True)
+    monkeypatch.setattr(structured_logs, "_cold", True)
     sqs = moto.client("sqs")
     queue_url = str(sqs.create_queue(QueueName="log-fields")["QueueUrl"])
     sqs.send_message(QueueUrl=queue_url, MessageBody=by_title["bright-00.png"].body)

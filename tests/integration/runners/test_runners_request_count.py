@@ -11,7 +11,7 @@ from encord.project import Project
 from encord.storage import StorageItem
 from encord.workflow.stages.agent import AgentTask
 
-from functions._logging import outcome_lines
+from functions.structured_logs import outcome_lines
 from runner_core import MessageResult, Outcome, QueueMessage, QueueRunner, TaskAgentReturnStruct
 from runner_core.disposition import Disposition, decide
 from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, add_brightness

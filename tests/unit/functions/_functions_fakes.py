@@ -13,7 +13,7 @@ from encord.user_client import EncordUserClient
 from encord.workflow.stages.agent import AgentStage
 from flask.testing import FlaskClient
 
-from functions import _target
+from functions import target
 from runner_core.outcomes import MessageResult, Outcome, QueueMessage, TaskOutcome
 
 
@@ -53,8 +53,8 @@ class ScriptedRunner:
 def install_scripted_runner(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
     """Make RUNNER_TARGET load a fresh ScriptedRunner (no real project behind it)."""
     fake = ScriptedRunner()
-    _target.clear_cache()
-    monkeypatch.setitem(_target._loaded, "fn_scripted:runner", fake)
+    target.clear_cache()
+    monkeypatch.setitem(target._loaded, "fn_scripted:runner", fake)
     monkeypatch.setenv("RUNNER_TARGET", "fn_scripted:runner")
     return fake
 

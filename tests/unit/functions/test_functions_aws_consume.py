@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from awslambdaric.lambda_context import LambdaContext
 
-from functions import _logging, aws
+from functions import aws, structured_logs
 from tests.unit.functions._functions_fakes import ScriptedRunner, install_scripted_runner
 
 EVENTS = Path(__file__).parents[2] / "events"
@@ -87,7 +87,7 @@ def test_misconfiguration_retries_every_record(runner: ScriptedRunner, monkeypat
 def test_one_log_line_per_task_with_the_shared_fields(
     runner: ScriptedRunner, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_logging, "_cold", True)
+    monkeypatch.setattr(structured_logs, "_cold", True)
     with caplog.at_level("INFO"):
         aws.consume(_event("sqs_standard.json", ["moved", "decode"]), _context())
     outcomes = [r for r in caplog.records if getattr(r, "event", None) == "task_outcome"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from encord.workflow.stages.agent import AgentTaskStatus
 
-from functions._dispatch import allowed_projects, parse_statuses
 from functions.errors import ConfigurationError
+from functions.trigger import allowed_projects, parse_statuses
 
 PROJECT = "7e3b9c1a-4d2f-4a8e-9b6c-1f0d2e3a4b5c"
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from functions._logging import outcome_lines
+from functions.structured_logs import outcome_lines
 from runner_core.disposition import Decision, Disposition, decide
 from runner_core.outcomes import QueueMessage
 from runner_core.protocols import RunnerTarget
