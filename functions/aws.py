@@ -7,8 +7,6 @@ Handlers: `functions.aws.consume` and `functions.aws.dispatch`. The event source
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -201,17 +199,10 @@ def _decide(records: list[SQSRecord], context: Any, *, fifo: bool, cold_start: b
 # --- the producer ---------------------------------------------------------------------------------------------------
 
 
-def _http_answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
-
-
-def _is_http_event(event: dict[str, Any]) -> bool:
-    return isinstance(event.get("headers"), dict) and ("body" in event or "requestContext" in event)
-
-
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Schedule (EventBridge, or any direct invoke): publish every waiting task to RUNNER_QUEUE_URL.
     Function URL / API Gateway (event with headers and body): Encord's signed webhook for one stage."""
+    from functions import lambda_http
     from functions.publishers.sqs import SqsPublisher
     from functions.trigger import handle_webhook, parse_statuses, publish_waiting_tasks, statuses_from_environment
 
@@ -223,14 +214,10 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not queue_url:
         raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
     publisher = SqsPublisher(queue_url=queue_url)
-    if _is_http_event(event):
-        raw = event.get("body") or ""
-        body = base64.b64decode(raw) if event.get("isBase64Encoded") else str(raw).encode()
-        headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
-        answer = handle_webhook(
-            body, headers, runner=runner, publisher=publisher, secret=secrets.webhook_secret(settings, allow_arn=True)
-        )
-        return _http_answer(answer.status, answer.body)
+    if lambda_http.is_http_event(event):
+        body, headers = lambda_http.request(event)
+        secret = secrets.webhook_secret(settings, allow_arn=True)
+        return lambda_http.response(handle_webhook(body, headers, runner=runner, publisher=publisher, secret=secret))
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
     requested = detail.get("statuses") if isinstance(detail, dict) else None
     statuses = parse_statuses(requested) if isinstance(requested, list) else statuses_from_environment(settings)
