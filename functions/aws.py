@@ -21,7 +21,7 @@ from functions.errors import ConfigurationError
 from functions.settings import FunctionSettings, function_settings
 from functions.structured_logs import take_cold_start
 from functions.target import load_runner
-from runner_core.disposition import Decision, Disposition
+from runner_core.disposition import Decision, Disposition, not_processed
 from runner_core.errors import ConfigurationError as CoreConfigurationError
 from runner_core.outcomes import QueueMessage
 
@@ -148,7 +148,7 @@ def _process_fifo(
             if n >= len(members):
                 continue
             if group in stopped:
-                decisions[members[n].message_id] = Decision(Disposition.RETRY, FIFO_GROUP_BLOCKED)
+                decisions[members[n].message_id] = not_processed(FIFO_GROUP_BLOCKED)
                 logger.info(
                     "message deferred",
                     extra={
@@ -187,7 +187,7 @@ def _decide(records: list[SQSRecord], context: Any, *, fifo: bool, cold_start: b
         # Configuration errors (ours and the core's SettingsError) are written for people and never hold a secret.
         reason = str(exc) if isinstance(exc, CoreConfigurationError) else f"function cannot start: {type(exc).__name__}"
         logger.exception("function cannot start; every record will be retried", extra={"reason": reason})
-        return {r.message_id: Decision(Disposition.RETRY, reason) for r in records}, ""
+        return {r.message_id: not_processed(reason) for r in records}, ""
     if fifo:
         decisions = _process_fifo(runner, records, settings.max_attempts, deadline, cold_start=cold_start)
     else:

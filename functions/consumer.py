@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from functions.structured_logs import outcome_lines
-from runner_core.disposition import Decision, Disposition, decide
+from runner_core.disposition import Decision, decide, not_processed
 from runner_core.outcomes import QueueMessage
 from runner_core.protocols import RunnerTarget
 
@@ -63,10 +63,10 @@ def process_messages(
             "runner failed for the whole batch", extra={"event": "runner_error", "messages": len(messages)}
         )
         crash = f"runner error: {type(exc).__name__}"
-        return {message_id: Decision(Disposition.RETRY, crash) for message_id in by_id}
+        return {message_id: not_processed(crash) for message_id in by_id}
     for level, text, fields in outcome_lines(results, by_id, cold_start=cold_start):
         _emit(logger, level, text, fields)
     verdicts = {result.message_id: decide(result) for result in results}
     for message_id in by_id.keys() - verdicts.keys():  # defensive: the runner owes one result per message
-        verdicts[message_id] = Decision(Disposition.RETRY, "runner returned no result for this message")
+        verdicts[message_id] = not_processed("runner returned no result for this message")
     return verdicts

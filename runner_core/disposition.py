@@ -6,6 +6,7 @@
 | every failed task was routed along its stage's failure pathway | ack          |
 | some task failed retryably (and was not routed)                | retry        |
 | the body could not be decoded, or every failure is permanent   | dead_letter  |
+| the core did not process the message (`not_processed`)         | retry        |
 
 A task routed to its failure pathway is acked, not dead-lettered: the failure is visible in Encord, where people
 act on it (DESIGN.md's outcome table), and a redelivery would find the task gone from the stage anyway.
@@ -50,9 +51,15 @@ def decide(result: MessageResult) -> Decision:
     return Decision(Disposition.DEAD_LETTER, reason)
 
 
+def not_processed(reason: str) -> Decision:
+    """A message the core did not get to decide (the function cannot start, the runner raised for the whole call,
+    an earlier message of its FIFO group failed): redeliver it, so nothing is lost."""
+    return Decision(Disposition.RETRY, _clip(reason))
+
+
 def _clip(reason: str) -> str:
     reason = reason or "failed"
     return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
 
 
-__all__ = ["Decision", "Disposition", "decide"]
+__all__ = ["Decision", "Disposition", "decide", "not_processed"]

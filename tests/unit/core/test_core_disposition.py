@@ -4,7 +4,7 @@ from uuid import uuid4
 
 import pytest
 
-from runner_core.disposition import MAX_REASON_CHARS, Decision, Disposition, decide
+from runner_core.disposition import MAX_REASON_CHARS, Decision, Disposition, decide, not_processed
 from runner_core.outcomes import MessageResult, Outcome, TaskOutcome
 
 
@@ -63,3 +63,7 @@ def test_the_reason_names_each_failed_task_and_is_clipped() -> None:
     assert reason is not None
     assert len(reason) == MAX_REASON_CHARS
     assert reason.endswith("…")
+
+
+def test_a_message_the_core_did_not_process_is_retried() -> None:
+    assert not_processed("runner error: RuntimeError") == Decision(Disposition.RETRY, "runner error: RuntimeError")
