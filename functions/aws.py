@@ -15,15 +15,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from functions import secrets
-from functions.consumer import deadline_within, process_messages
+from functions import secrets, sqs_consumer
+from functions.consumer import deadline_within
 from functions.errors import ConfigurationError
 from functions.settings import FunctionSettings, function_settings
 from functions.structured_logs import take_cold_start
 from functions.target import load_runner
-from runner_core.disposition import Decision, Disposition, not_processed
 from runner_core.errors import ConfigurationError as CoreConfigurationError
-from runner_core.outcomes import QueueMessage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -34,7 +32,6 @@ if TYPE_CHECKING:
 # runs), and boto3 loads on the first AWS call (a dead-letter send, a secret, a publish).
 
 QUEUE_URL_ENV = "RUNNER_QUEUE_URL"
-FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it runs after that one"
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
 # The shared modules log through the stdlib; give them the same JSON format and fields.
@@ -66,119 +63,13 @@ def _deadline(context: Any, *, margin_s: float) -> float | None:
     return deadline_within(time.monotonic(), float(remaining()) / 1000, margin_s=margin_s)
 
 
-def _attempt(record: SQSRecord) -> int:
-    try:
-        return max(1, int(record.attributes.approximate_receive_count))
-    except (TypeError, ValueError):
-        return 1
-
-
-def _queue_message(record: SQSRecord, attempts: int) -> QueueMessage:
-    return QueueMessage(
-        message_id=record.message_id, body=record.body or "", attempt=_attempt(record), max_attempts=attempts
-    )
-
-
-def _dead_letter(records: list[SQSRecord], decisions: dict[str, Decision], dlq_url: str) -> set[str]:
-    """Send permanently failed records to the DLQ with the reason; returns the ids that are safely stored there."""
-    from functions.publishers.dead_letter import SOURCE_QUEUE, DeadLetter
-    from functions.publishers.sqs import send_dead_letters
-
-    letters = [
-        (
-            DeadLetter(
-                body=record.body or "",
-                message_id=record.message_id,
-                reason=decisions[record.message_id].reason,
-                attempt=_attempt(record),
-                source_key=SOURCE_QUEUE,
-                source=record.event_source_arn or "",
-            ),
-            record.attributes.message_group_id,
-        )
-        for record in records
-    ]
-    sent, errors = send_dead_letters(dlq_url, letters)
-    if errors:
-        logger.error("dead-letter send failed; leaving the records to the redrive policy", extra={"errors": errors})
-    return sent
-
-
 def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    """SQS batch handler: every record's tasks go through the runner together; failures are reported per record.
-
-    The partial batch response is built here directly rather than through Powertools' BatchProcessor: the runner
-    handles the whole batch in one call (so Encord requests batch across records), while the processor's model is a
-    handler per record. A batch where every record failed is still a partial response, never an invocation error
-    (an error would make Lambda retry the whole batch and scale the event source mapping down).
-    """
+    """SQS batch handler: every record's tasks go through the runner together; failures are reported per record
+    (`functions.sqs_consumer`). A function that cannot start (configuration, a user module that fails to import)
+    makes every record retry: nothing is lost, and once fixed the records run, or the redrive policy takes them."""
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
     records = [SQSRecord(raw) for raw in event.get("Records") or []]
-    # FIFO records carry their MessageGroupId; the queue ARN's ".fifo" suffix is the fallback.
-    fifo = any(r.attributes.message_group_id or (r.event_source_arn or "").endswith(".fifo") for r in records)
-    decisions, dlq_url = _decide(records, context, fifo=fifo, cold_start=cold_start)
-
-    dead = [r for r in records if decisions[r.message_id].disposition is Disposition.DEAD_LETTER]
-    dead_lettered = _dead_letter(dead, decisions, dlq_url) if dlq_url and dead else set()
-    failed = [
-        r.message_id
-        for r in records
-        if decisions[r.message_id].disposition is not Disposition.ACK and r.message_id not in dead_lettered
-    ]
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
-
-
-def _process_fifo(
-    runner: RunnerTarget, records: list[SQSRecord], attempts: int, deadline: float | None, *, cold_start: bool
-) -> dict[str, Decision]:
-    """FIFO order. Round n holds the n-th record of every message group: each round goes through the runner as one
-    batch (Encord calls batch across groups), while a group's records run strictly one after another. Once a record
-    of a group is not acked, the group's later records do not run in this invocation (they are reported for
-    redelivery, after the one that failed)."""
-    groups: dict[str, list[SQSRecord]] = {}
-    for record in records:
-        groups.setdefault(record.attributes.message_group_id or "", []).append(record)
-    depth = max((len(members) for members in groups.values()), default=0)
-    decisions: dict[str, Decision] = {}
-    stopped: set[str] = set()
-    for n in range(depth):
-        ready: list[SQSRecord] = []
-        for group, members in groups.items():
-            if n >= len(members):
-                continue
-            if group in stopped:
-                decisions[members[n].message_id] = not_processed(FIFO_GROUP_BLOCKED)
-                logger.info(
-                    "message deferred",
-                    extra={
-                        "event": "message_deferred",
-                        "message_id": members[n].message_id,
-                        "reason": FIFO_GROUP_BLOCKED,
-                    },
-                )
-            else:
-                ready.append(members[n])
-        decided = process_messages(
-            runner,
-            [_queue_message(record, attempts) for record in ready],
-            deadline=deadline,
-            logger=logger,
-            cold_start=cold_start,
-        )
-        decisions.update(decided)
-        stopped |= {
-            r.attributes.message_group_id or ""
-            for r in ready
-            if decided[r.message_id].disposition is not Disposition.ACK
-        }
-    return decisions
-
-
-def _decide(records: list[SQSRecord], context: Any, *, fifo: bool, cold_start: bool) -> tuple[dict[str, Decision], str]:
-    """The core's decision per record id, and the dead-letter queue URL. A function that cannot start
-    (configuration, a user module that fails to import) makes every record retry: nothing is lost, and once fixed
-    the records run, or the redrive policy takes them."""
     try:
         settings = function_settings()
         runner = _runner(settings)
@@ -187,13 +78,10 @@ def _decide(records: list[SQSRecord], context: Any, *, fifo: bool, cold_start: b
         # Configuration errors (ours and the core's SettingsError) are written for people and never hold a secret.
         reason = str(exc) if isinstance(exc, CoreConfigurationError) else f"function cannot start: {type(exc).__name__}"
         logger.exception("function cannot start; every record will be retried", extra={"reason": reason})
-        return {r.message_id: not_processed(reason) for r in records}, ""
-    if fifo:
-        decisions = _process_fifo(runner, records, settings.max_attempts, deadline, cold_start=cold_start)
-    else:
-        messages = [_queue_message(record, settings.max_attempts) for record in records]
-        decisions = process_messages(runner, messages, deadline=deadline, logger=logger, cold_start=cold_start)
-    return decisions, settings.dlq_url
+        return sqs_consumer.retry_all(records)
+    return sqs_consumer.consume_records(
+        records, runner=runner, settings=settings, deadline=deadline, logger=logger, cold_start=cold_start
+    )
 
 
 # --- the producer ---------------------------------------------------------------------------------------------------
