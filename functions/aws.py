@@ -1,8 +1,12 @@
 """AWS entrypoints: `consume` (SQS -> Lambda, partial batch responses) and `dispatch` (EventBridge schedule, or
 Encord's signed webhook through a Lambda function URL).
 
-Handlers: `functions.aws.consume` and `functions.aws.dispatch`. The event source mapping must set
+Handlers: `functions.aws.consume`, `functions.aws.dispatch` and `functions.aws.webhook` (the webhook alone: the
+public function URL's handler). The event source mapping must set
 `function_response_types = ["ReportBatchItemFailures"]`.
+
+Each handler only reads its event, loads the runner and hands over: the SQS consumer is `functions.sqs_consumer`,
+the producer's trigger logic `functions.trigger`, Lambda's HTTP events `functions.lambda_http`.
 """
 
 from __future__ import annotations
@@ -12,20 +16,21 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions import secrets, sqs_consumer
 from functions.consumer import deadline_within
 from functions.errors import ConfigurationError
 from functions.settings import FunctionSettings, function_settings
-from functions.structured_logs import take_cold_start
+from functions.structured_logs import redact_fields, take_cold_start
 from functions.target import load_runner
 from runner_core.errors import ConfigurationError as CoreConfigurationError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
+    from functions.publishers.sqs import SqsPublisher
     from runner_core.protocols import RunnerTarget
 
 # Cold start: `consume` never loads the producer, the webhook or the publishers (`dispatch` imports them when it
@@ -33,7 +38,15 @@ if TYPE_CHECKING:
 
 QUEUE_URL_ENV = "RUNNER_QUEUE_URL"
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON line with every string field (message, `exception`, `stack_trace`, extras) redacted."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        return super().serialize(log=redact_fields(log))
+
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"), logger_formatter=RedactingFormatter())
 # The shared modules log through the stdlib; give them the same JSON format and fields.
 copy_config_to_registered_loggers(source_logger=logger, include={"functions", "runner_core"})
 
@@ -69,7 +82,8 @@ def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     makes every record retry: nothing is lost, and once fixed the records run, or the redrive policy takes them."""
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
-    records = [SQSRecord(raw) for raw in event.get("Records") or []]
+    raw_records = event.get("Records")
+    records = [sqs_consumer.SqsRecord.parse(raw) for raw in (raw_records if isinstance(raw_records, list) else [])]
     try:
         settings = function_settings()
         runner = _runner(settings)
@@ -87,21 +101,25 @@ def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
 # --- the producer ---------------------------------------------------------------------------------------------------
 
 
+def _sqs_publisher(settings: FunctionSettings) -> SqsPublisher:
+    from functions.publishers.sqs import SqsPublisher
+
+    if not settings.queue_url:
+        raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
+    return SqsPublisher(queue_url=settings.queue_url)
+
+
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Schedule (EventBridge, or any direct invoke): publish every waiting task to RUNNER_QUEUE_URL.
     Function URL / API Gateway (event with headers and body): Encord's signed webhook for one stage."""
     from functions import lambda_http
-    from functions.publishers.sqs import SqsPublisher
     from functions.trigger import handle_webhook, parse_statuses, publish_waiting_tasks, statuses_from_environment
 
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
     settings = function_settings()
     runner = _runner(settings)
-    queue_url = settings.queue_url
-    if not queue_url:
-        raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
-    publisher = SqsPublisher(queue_url=queue_url)
+    publisher = _sqs_publisher(settings)
     if lambda_http.is_http_event(event):
         body, headers = lambda_http.request(event)
         secret = secrets.webhook_secret(settings, allow_arn=True)
@@ -110,3 +128,27 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     requested = detail.get("statuses") if isinstance(detail, dict) else None
     statuses = parse_statuses(requested) if isinstance(requested, list) else statuses_from_environment(settings)
     return publish_waiting_tasks(runner, publisher, statuses=statuses).as_dict()
+
+
+def webhook(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Encord's signed webhook only (the public function URL's handler): never a schedule, whatever the event.
+
+    The signature (and replay) is checked before the SSH key is read or the user's code is imported, so an
+    unsigned flood costs one HMAC per request and no Encord call. No webhook secret configured: 500.
+    """
+    from functions import lambda_http
+    from functions.trigger import HttpAnswer, act_on_webhook, check_webhook
+
+    cold_start = take_cold_start()
+    _context_keys(context, cold_start)
+    if not lambda_http.is_http_event(event):
+        return lambda_http.response(
+            HttpAnswer(400, {"error": "this function answers Encord's signed webhook requests only"})
+        )
+    body, headers = lambda_http.request(event)
+    settings = function_settings()
+    rejected = check_webhook(body, headers, secret=secrets.webhook_secret(settings, allow_arn=True))
+    if rejected is not None:
+        return lambda_http.response(rejected)
+    answer = act_on_webhook(body, runner=_runner(settings), publisher=_sqs_publisher(settings))
+    return lambda_http.response(answer)

@@ -6,6 +6,7 @@
 - `consume_http` (signature type `http`): the raw push body of a push subscription you own (the recommended
   deployment: it carries `deliveryAttempt`, and you set the dead-letter policy and ack deadline yourself).
 - `dispatch` (signature type `http`): Cloud Scheduler, or Encord's signed webhook.
+- `webhook` (signature type `http`): Encord's signed webhook only (the public function: no unsigned path).
 
 Ack/nack: return normally (2xx) when every task moved, held or skipped; raise / answer 500 when a task failed
 retryably; a permanent failure is published to RUNNER_DEAD_LETTER_TOPIC with its reason and acked.
@@ -16,23 +17,34 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 import functions_framework
+from flask.logging import default_handler
 
 from functions import secrets
 from functions.consumer import deadline_within, process_messages
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
 from functions.publishers.dead_letter import FAILURE_REASON
 from functions.settings import FunctionSettings, function_settings
-from functions.structured_logs import gcp_logger, set_trace_from_header, take_cold_start
+from functions.structured_logs import (
+    RedactingFilter,
+    gcp_logger,
+    redact_handlers,
+    set_trace_from_header,
+    take_cold_start,
+)
 from functions.target import load_runner
 from runner_core.disposition import Decision, Disposition
 from runner_core.outcomes import QueueMessage
+
+if TYPE_CHECKING:
+    from functions.publishers.pubsub import PubSubPublisher
 
 # Cold start: functions-framework has imported flask and itself before this module, so they cost nothing here.
 # The producer, the webhook and google-cloud-pubsub load when a handler first needs them (`consume` never loads
@@ -41,6 +53,9 @@ from runner_core.outcomes import QueueMessage
 TOPIC_ENV = "RUNNER_TOPIC"
 
 logger = gcp_logger("functions")
+# What functions-framework and Flask print on stderr (an unhandled exception's traceback) is redacted too.
+default_handler.addFilter(RedactingFilter())
+redact_handlers(logging.getLogger())
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +96,21 @@ def pushed_message(payload: Mapping[str, Any], *, fallback_id: str | None = None
         message_id=str(message_id),
         data=data,
         attributes={str(k): str(v) for k, v in attributes.items()} if isinstance(attributes, Mapping) else {},
-        delivery_attempt=int(attempt) if isinstance(attempt, int | str) and str(attempt).isdigit() else None,
+        delivery_attempt=_delivery_attempt(attempt),
         subscription=str(payload["subscription"]) if payload.get("subscription") else None,
         ordering_key=str(message.get("orderingKey")) if message.get("orderingKey") else None,
     )
+
+
+def _delivery_attempt(value: object) -> int | None:
+    """Pub/Sub's `deliveryAttempt`: a small whole number, else None (str.isdigit alone would let "²" through)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 1_000_000 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6:
+        return int(value)
+    return None
 
 
 def _raw_push_extras() -> Mapping[str, Any]:
@@ -185,14 +211,22 @@ def consume_http(request: flask.Request) -> tuple[str, int]:
     return reason or "retry", 500
 
 
+def _pubsub_publisher(settings: FunctionSettings) -> PubSubPublisher:
+    from functions.publishers.pubsub import PubSubPublisher
+
+    if not settings.topic:
+        raise ConfigurationError(f"{TOPIC_ENV} is not set: the topic (projects/P/topics/T) the dispatcher publishes to")
+    return PubSubPublisher(topic=settings.topic, tasks_per_message=settings.tasks_per_message)
+
+
 @functions_framework.http
 def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     """Cloud Scheduler (unsigned) or Encord's webhook (signed): list waiting tasks and publish to RUNNER_TOPIC.
 
     An unsigned request is a schedule trigger only when no webhook secret is configured or
     RUNNER_ALLOW_UNSIGNED_SCHEDULE is true (deploy the function IAM-protected then); otherwise it gets 401.
+    A public webhook deploys `webhook` below instead, which has no unsigned path.
     """
-    from functions.publishers.pubsub import PubSubPublisher
     from functions.trigger import handle_webhook, publish_waiting_tasks, statuses_from_environment
     from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
@@ -200,9 +234,7 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
     settings = function_settings()
     runner = load_runner(settings.target)
-    if not settings.topic:
-        raise ConfigurationError(f"{TOPIC_ENV} is not set: the topic (projects/P/topics/T) the dispatcher publishes to")
-    publisher = PubSubPublisher(topic=settings.topic, tasks_per_message=settings.tasks_per_message)
+    publisher = _pubsub_publisher(settings)
     secret = secrets.webhook_secret(settings, allow_arn=False)
     headers = dict(request.headers.items())
     signed = any(key.lower() in {SIGNATURE_HEADER.lower(), TIMESTAMP_HEADER.lower()} for key in headers)
@@ -210,3 +242,24 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
         answer = handle_webhook(request.get_data(), headers, runner=runner, publisher=publisher, secret=secret)
         return answer.body, answer.status
     return publish_waiting_tasks(runner, publisher, statuses=statuses_from_environment(settings)).as_dict(), 200
+
+
+@functions_framework.http
+def webhook(request: flask.Request) -> tuple[dict[str, Any], int]:
+    """Encord's signed webhook only (the public function): never a schedule, whatever the environment says.
+
+    The signature (and replay) is checked before the SSH key is read or the user's code is imported. No webhook
+    secret configured: 500.
+    """
+    from functions.trigger import act_on_webhook, check_webhook
+
+    take_cold_start()
+    set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
+    body = request.get_data()
+    settings = function_settings()
+    secret = secrets.webhook_secret(settings, allow_arn=False)
+    rejected = check_webhook(body, dict(request.headers.items()), secret=secret)
+    if rejected is not None:
+        return rejected.body, rejected.status
+    answer = act_on_webhook(body, runner=load_runner(settings.target), publisher=_pubsub_publisher(settings))
+    return answer.body, answer.status

@@ -5,12 +5,16 @@ The typed `PartialItemFailureResponse` is built here directly rather than throug
 runner handles the whole batch in one call (so Encord requests batch across records), while the processor's model
 is a handler per record. A batch where every record failed is still a partial response, never an invocation error
 (an error would make Lambda retry the whole batch and scale the event source mapping down).
+
+Records are read by `SqsRecord.parse`, not Powertools' `SqsRecord`: that one raises on a corrupted record (say,
+`attributes` that is not an object), and one bad record must fail alone, never its batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from functions.consumer import StructuredLogger, process_messages
 from runner_core.disposition import Decision, Disposition, not_processed
@@ -18,7 +22,6 @@ from runner_core.outcomes import QueueMessage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from functions.settings import FunctionSettings
     from runner_core.protocols import RunnerTarget
@@ -26,8 +29,45 @@ if TYPE_CHECKING:
 FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it runs after that one"
 
 
+@dataclass(frozen=True, slots=True)
+class SqsRecord:
+    """What the consumer reads from one SQS record, whatever the record holds."""
+
+    message_id: str
+    body: str
+    attempt: int  # ApproximateReceiveCount, 1 when absent or odd
+    group: str  # MessageGroupId ("" on a standard queue)
+    source_arn: str
+
+    @classmethod
+    def parse(cls, raw: object) -> SqsRecord:
+        record: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        attributes = record.get("attributes")
+        attributes = attributes if isinstance(attributes, Mapping) else {}
+        try:
+            attempt = max(1, int(attributes.get("ApproximateReceiveCount", 1)))
+        except (TypeError, ValueError, OverflowError):
+            attempt = 1
+        return cls(
+            message_id=str(record.get("messageId", "")),
+            body=str(record.get("body", "")),
+            attempt=attempt,
+            group=str(attributes.get("MessageGroupId", "") or ""),
+            source_arn=str(record.get("eventSourceARN", "") or ""),
+        )
+
+    @property
+    def fifo(self) -> bool:
+        """FIFO records carry their MessageGroupId; the queue ARN's ".fifo" suffix is the fallback."""
+        return bool(self.group) or self.source_arn.endswith(".fifo")
+
+
+def queue_message(record: SqsRecord, attempts: int) -> QueueMessage:
+    return QueueMessage(message_id=record.message_id, body=record.body, attempt=record.attempt, max_attempts=attempts)
+
+
 def consume_records(
-    records: list[SQSRecord],
+    records: list[SqsRecord],
     *,
     runner: RunnerTarget,
     settings: FunctionSettings,
@@ -37,14 +77,12 @@ def consume_records(
 ) -> PartialItemFailureResponse:
     """Run the records, dead-letter what the core decided to (when RUNNER_DLQ_URL is set), and report the rest of
     what is not acked for redelivery."""
-    # FIFO records carry their MessageGroupId; the queue ARN's ".fifo" suffix is the fallback.
-    fifo = any(r.attributes.message_group_id or (r.event_source_arn or "").endswith(".fifo") for r in records)
-    if fifo:
+    if any(record.fifo for record in records):
         decisions = _process_fifo(
             runner, records, settings.max_attempts, deadline, logger=logger, cold_start=cold_start
         )
     else:
-        messages = [_queue_message(record, settings.max_attempts) for record in records]
+        messages = [queue_message(record, settings.max_attempts) for record in records]
         decisions = process_messages(runner, messages, deadline=deadline, logger=logger, cold_start=cold_start)
     dead = [r for r in records if decisions[r.message_id].disposition is Disposition.DEAD_LETTER]
     sent = _dead_letter(dead, decisions, settings.dlq_url, logger=logger) if settings.dlq_url and dead else set()
@@ -55,7 +93,7 @@ def consume_records(
     )
 
 
-def retry_all(records: list[SQSRecord]) -> PartialItemFailureResponse:
+def retry_all(records: list[SqsRecord]) -> PartialItemFailureResponse:
     """Every record back to the queue (the function could not start)."""
     return _failures(r.message_id for r in records)
 
@@ -64,21 +102,8 @@ def _failures(message_ids: Iterable[str]) -> PartialItemFailureResponse:
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in message_ids]}
 
 
-def _attempt(record: SQSRecord) -> int:
-    try:
-        return max(1, int(record.attributes.approximate_receive_count))
-    except (TypeError, ValueError):
-        return 1
-
-
-def _queue_message(record: SQSRecord, attempts: int) -> QueueMessage:
-    return QueueMessage(
-        message_id=record.message_id, body=record.body or "", attempt=_attempt(record), max_attempts=attempts
-    )
-
-
 def _dead_letter(
-    records: list[SQSRecord], decisions: dict[str, Decision], dlq_url: str, *, logger: StructuredLogger
+    records: list[SqsRecord], decisions: dict[str, Decision], dlq_url: str, *, logger: StructuredLogger
 ) -> set[str]:
     """Send permanently failed records to the DLQ with the reason; returns the ids that are safely stored there."""
     from functions.publishers.dead_letter import SOURCE_QUEUE, DeadLetter
@@ -87,14 +112,14 @@ def _dead_letter(
     letters = [
         (
             DeadLetter(
-                body=record.body or "",
+                body=record.body,
                 message_id=record.message_id,
                 reason=decisions[record.message_id].reason,
-                attempt=_attempt(record),
+                attempt=record.attempt,
                 source_key=SOURCE_QUEUE,
-                source=record.event_source_arn or "",
+                source=record.source_arn,
             ),
-            record.attributes.message_group_id,
+            record.group or None,
         )
         for record in records
     ]
@@ -106,7 +131,7 @@ def _dead_letter(
 
 def _process_fifo(
     runner: RunnerTarget,
-    records: list[SQSRecord],
+    records: list[SqsRecord],
     attempts: int,
     deadline: float | None,
     *,
@@ -117,14 +142,14 @@ def _process_fifo(
     batch (Encord calls batch across groups), while a group's records run strictly one after another. Once a record
     of a group is not acked, the group's later records do not run in this invocation (they are reported for
     redelivery, after the one that failed)."""
-    groups: dict[str, list[SQSRecord]] = {}
+    groups: dict[str, list[SqsRecord]] = {}
     for record in records:
-        groups.setdefault(record.attributes.message_group_id or "", []).append(record)
+        groups.setdefault(record.group, []).append(record)
     depth = max((len(members) for members in groups.values()), default=0)
     decisions: dict[str, Decision] = {}
     stopped: set[str] = set()
     for n in range(depth):
-        ready: list[SQSRecord] = []
+        ready: list[SqsRecord] = []
         for group, members in groups.items():
             if n >= len(members):
                 continue
@@ -142,15 +167,11 @@ def _process_fifo(
                 ready.append(members[n])
         decided = process_messages(
             runner,
-            [_queue_message(record, attempts) for record in ready],
+            [queue_message(record, attempts) for record in ready],
             deadline=deadline,
             logger=logger,
             cold_start=cold_start,
         )
         decisions.update(decided)
-        stopped |= {
-            r.attributes.message_group_id or ""
-            for r in ready
-            if decided[r.message_id].disposition is not Disposition.ACK
-        }
+        stopped |= {r.group for r in ready if decided[r.message_id].disposition is not Disposition.ACK}
     return decisions
