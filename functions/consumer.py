@@ -66,7 +66,7 @@ def process_messages(
         return {message_id: not_processed(crash) for message_id in by_id}
     for level, text, fields in outcome_lines(results, by_id, cold_start=cold_start):
         _emit(logger, level, text, fields)
-    verdicts = {result.message_id: decide(result) for result in results}
-    for message_id in by_id.keys() - verdicts.keys():  # defensive: the runner owes one result per message
-        verdicts[message_id] = not_processed("runner returned no result for this message")
-    return verdicts
+    decisions = {result.message_id: decide(result) for result in results}
+    for message_id in by_id.keys() - decisions.keys():  # defensive: the runner owes one result per message
+        decisions[message_id] = not_processed("runner returned no result for this message")
+    return decisions
