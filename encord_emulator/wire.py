@@ -5,7 +5,7 @@ camelCase with every Optional-without-default key present; legacy label-row dict
 
 Over ~400 lines on purpose for now: every DTO builder here follows the one protocol document, and the
 emulator-indexing and peer-suite branches edit it; splitting it by resource (projects, tasks, label rows, storage)
-is left until they land (issue 10).
+is a follow-up now that they have landed (issue 10 ran alongside them).
 """
 
 from __future__ import annotations
