@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
+from runner_core.disposition import Decision, Disposition, decide
 from runner_core.outcomes import MessageResult, TaskOutcome
 
 PRIOR_ATTEMPTS = "runner_prior_attempts"
@@ -43,11 +44,11 @@ def attempt_of(attributes: Mapping[str, str], delivery_attempt: int | None) -> i
 @dataclass(frozen=True, slots=True)
 class Split:
     """What to do with the failed tasks of a partly failed message. `retry` / `dead_letter` are message bodies
-    holding only those tasks (None when there are none); `dead_letter_reason` says why, per task."""
+    holding only those tasks (None when there are none); `dead_letter_decision` carries the core's reason for them."""
 
     retry: bytes | None
     dead_letter: bytes | None
-    dead_letter_reason: str | None
+    dead_letter_decision: Decision
     retry_tasks: int
     dead_letter_tasks: int
 
@@ -76,12 +77,13 @@ def split(body: bytes, result: MessageResult, *, last_attempt: bool) -> Split | 
     envelope = _envelope(body)
     if envelope is None:
         return None
-    reason = "; ".join(f"{task.task_uuid}: {task.error or 'failed'}" for task in dead) or None
+    # The reason is the core's (runner_core.disposition.decide), for the dead-lettered tasks alone.
+    reason = decide(MessageResult(result.message_id, tuple(dead))).reason if dead else None
     return Split(
         retry=_only(envelope, retry),
         # Every task gave up: the dead letter is the message as it came (byte for byte, for people and redrives).
         dead_letter=body if len(dead) == len(result.tasks) else _only(envelope, dead),
-        dead_letter_reason=reason,
+        dead_letter_decision=Decision(Disposition.DEAD_LETTER, reason),
         retry_tasks=len(retry),
         dead_letter_tasks=len(dead),
     )

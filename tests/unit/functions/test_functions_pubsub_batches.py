@@ -73,7 +73,7 @@ def test_only_the_retryable_failures_are_sent_back_and_permanent_ones_dead_lette
     assert _uuids_in(parts.retry) == [retry]
     assert _uuids_in(parts.dead_letter) == [dead]
     assert (parts.retry_tasks, parts.dead_letter_tasks) == (1, 1)
-    assert parts.dead_letter_reason == f"{dead}: boom {dead}"
+    assert parts.dead_letter_decision.reason == f"{dead}: boom {dead}"
     kept = json.loads(parts.retry or b"")
     assert (kept["version"], kept["project_hash"], kept["stage_uuid"]) == (1, PROJECT, STAGE)
 
