@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
@@ -163,8 +164,15 @@ class SequentialRunner(RunnerBase):
         raise ConfigurationError(f"no agent is registered for stage {wanted.title!r} ({wanted.uuid})")
 
     def run(self) -> None:
-        """The command line: `python my_agent.py [--refresh-every N] [--num-retries N] ...`."""
+        """The command line: `python my_agent.py [--refresh-every N] [--num-retries N] ... [--verbose]`.
+
+        Exit codes: 0 when every task moved, was held or skipped; 1 when any task still failed after its retries;
+        2 when the runner cannot start (configuration, credentials, project, stages); 130 on Ctrl-C. Each failed
+        attempt is one line on stderr; the tracebacks go to `--log-file` (or to stderr with `--verbose`).
+        """
         import typer
+
+        from runner_core.runners import cli_logging
 
         app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -175,9 +183,18 @@ class SequentialRunner(RunnerBase):
             task_batch_size: int = typer.Option(300, help="Tasks processed together."),
             project_hash: str | None = typer.Option(None, help="The project, if not set in code."),
             max_tasks_per_stage: int | None = typer.Option(None, help="At most N tasks per stage and pass."),
+            verbose: bool = typer.Option(False, "--verbose", "-v", help="Tracebacks and debug lines on stderr."),
+            log_file: str | None = typer.Option(
+                None, help="Where tracebacks go [default: .runner-core/logs/run-<time>.log, made when needed]."
+            ),
         ) -> None:
+            from rich.console import Console
+
+            err = Console(stderr=True)
+            log_path = Path(log_file) if log_file else cli_logging.default_log_file()
+            handlers = cli_logging.configure(verbose=verbose, log_file=log_path)
             try:
-                self(
+                summary = self(
                     refresh_every=refresh_every,
                     num_retries=num_retries,
                     task_batch_size=task_batch_size,
@@ -185,13 +202,17 @@ class SequentialRunner(RunnerBase):
                     max_tasks_per_stage=max_tasks_per_stage,
                 )
             except RunnerCoreError as exc:
-                from rich.console import Console
-                from rich.panel import Panel
-
-                Console(stderr=True).print(Panel(str(exc), title="runner-core", border_style="red"))
-                raise typer.Exit(1) from None
+                err.print(f"error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
+                raise typer.Exit(2) from None
             except KeyboardInterrupt:
                 raise typer.Exit(130) from None
+            finally:
+                cli_logging.restore(handlers)
+            failed = summary.count(Outcome.FAILED)
+            if failed:
+                where = f"; tracebacks in {log_path}" if log_path.exists() and not verbose else ""
+                err.print(f"{failed} task(s) failed{where}", style="red", markup=False, highlight=False, soft_wrap=True)
+                raise typer.Exit(1)
 
         app()
 
@@ -240,7 +261,7 @@ class SequentialRunner(RunnerBase):
                 break
             batch = tasks[start : start + batch_size]
             outcomes = self._run_with_retries(agent, project_hash, batch, num_retries, summary)
-            summary.add(outcomes)
+            summary.add(outcomes, titles={task.uuid: task.data_title for task in batch})
             if progress is not None and bar is not None:
                 progress.advance(bar, len(batch))
         summary.duration_s = time.monotonic() - started
@@ -320,4 +341,4 @@ def _print_summary(summary: RunSummary) -> None:
     console = Console()
     console.print(summary.table())
     for line in summary.failure_lines():
-        console.print(line, style="red", markup=False, highlight=False)
+        console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
