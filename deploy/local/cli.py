@@ -20,10 +20,11 @@ from deploy.local.processes import process_start_time, session_alive, stop_sessi
 from deploy.local.pubsub import emulator_host
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import DEFAULT_TARGET, AwsPathConfig, GcpPathConfig, Stack, new_run_dir
+from runner_core.cli_app import typer_app
 
 DEFAULT_STATE_FILE = Path(".runner-core") / "local" / "state.json"
 
-app = typer.Typer(name="local", no_args_is_help=True, help="The whole system on real local emulators.")
+app = typer_app(name="local", no_args_is_help=True, help="The whole system on real local emulators.")
 console = Console()
 
 StateOption = Annotated[Path, typer.Option("--state-file", help="Where `up` records what it started.")]
@@ -82,7 +83,7 @@ def up(
     gcp: Annotated[bool, typer.Option(help="Start the GCP path (Pub/Sub emulator + functions-framework).")] = True,
     state_file: StateOption = DEFAULT_STATE_FILE,
 ) -> None:
-    """Start the emulators and deploy TARGET's consumer and producer functions on each path, then return."""
+    """Start the emulators, deploy the --target runner as consumer and producer on each path, and return."""
     if any(_component_state(c) != "gone" for c in _recorded_components(state_file)):
         console.print(f"[red]a local stack is already running ({state_file}); stop it with `runner-core local down`")
         raise typer.Exit(1)

@@ -17,10 +17,11 @@ import typer
 
 from deploy.local.pubsub import DeliveryMode, PubSubPushBridge, PubSubResources, clients
 from deploy.local.sqs import Invoker, RieInvoker, SqsEventSourcePoller, SqsQueues, sqs_client
+from runner_core.cli_app import typer_app
 
 READY_LINE = "delivering"
 
-app = typer.Typer(no_args_is_help=True, help="Deliver queued messages to the local functions.")
+app = typer_app(no_args_is_help=True, help="Deliver queued messages to the local functions.")
 
 
 def _run_until_signalled() -> None:

@@ -172,9 +172,10 @@ class SequentialRunner(RunnerBase):
         """
         import typer
 
+        from runner_core.cli_app import typer_app
         from runner_core.runners import cli_logging
 
-        app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        app = typer_app(add_completion=False)
 
         @app.command(help="Run the registered task agents on their stages.")
         def main(
