@@ -101,6 +101,7 @@ def test_target_is_the_one_spelling_and_agent_still_works_with_a_note(
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) or "runner-core" for p, _ in COMMANDS])
 def test_the_runner_is_always_named_target(path: tuple[str, ...], command: Command) -> None:
-    visible = {name for p in command.params if p.param_type_name == "option" and not getattr(p, "hidden", False) for name in p.opts}
+    options = [p for p in command.params if p.param_type_name == "option" and not getattr(p, "hidden", False)]
+    visible = {name for option in options for name in option.opts}
     assert "--agent" not in visible
     assert "--runner" not in visible
