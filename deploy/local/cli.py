@@ -102,6 +102,7 @@ def up(
                     "dlq_url": aws_path.queues.dlq_url,
                     "dispatch_url": aws_path.start_dispatcher(),
                     "AWS_ENDPOINT_URL": stack.moto_url,
+                    "log_prefix": aws_path.log_prefix,  # what `local report` and `local watch` read
                 }
         if gcp:
             try:
@@ -113,6 +114,7 @@ def up(
                         "dead_letter_topic": gcp_path.resources.dead_letter_topic,
                         "dispatch_url": gcp_path.start_dispatcher(),
                         "PUBSUB_EMULATOR_HOST": emulator_host(stack.pubsub_url),
+                        "log_prefix": gcp_path.log_prefix,
                     }
             except ComponentUnavailableError as exc:
                 console.print(f"[yellow]GCP path skipped: {exc}")
@@ -180,18 +182,62 @@ def _recorded_components(path: Path) -> list[dict[str, Any]]:
 @app.command()
 def demo(
     seed: Annotated[Path, typer.Option(help="Emulator seed (the demo project by default).")] = DEMO_SEED,
+    target: Annotated[str, typer.Option(help="The runner to deploy (RUNNER_TARGET).")] = DEFAULT_TARGET,
+    aws: Annotated[bool, typer.Option(help="Run the AWS path (moto SQS + Lambda RIE).")] = True,
+    gcp: Annotated[bool, typer.Option(help="Run the GCP path (Pub/Sub emulator + functions-framework).")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds each path may take.")] = 180.0,
 ) -> None:
-    """Run the example agent over the demo project through the AWS and the GCP path; summary + HTML report."""
+    """Run the --target agent (the example one by default) over --seed through each path; summary + HTML report."""
     from deploy.local.demo import run_demo
 
+    clouds = [name for name, wanted in (("aws", aws), ("gcp", gcp)) if wanted]
+    if not clouds:
+        raise typer.BadParameter("--no-aws and --no-gcp leave no path to run")
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     try:
-        code = run_demo(seed=seed, console=console, timeout_s=timeout)
+        code = run_demo(seed=seed, console=console, timeout_s=timeout, target=target, clouds=clouds)
     except LocalStackError as exc:
         console.print(f"[red]demo failed: {exc}")
         raise typer.Exit(1) from exc
     raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    out: Annotated[Path | None, typer.Option(help="Where to write the page [default: <run dir>/report.html].")] = None,
+    thumbnails: Annotated[bool, typer.Option(help="Decode each data unit's frame for a thumbnail.")] = True,
+    state_file: StateOption = DEFAULT_STATE_FILE,
+) -> None:
+    """Write the HTML run report of the stack `up` started: every task each path processed, failures first."""
+    from deploy.local.encord import EmulatorControl
+    from deploy.local.report import path_section
+    from deploy.local.stack import EncordAccess
+    from runner_core.report import write_report
+
+    state = _state_or_exit(state_file, code=1)
+    encord = EncordAccess(url=state["encord"]["ENCORD_DOMAIN"], key_file=Path(state["encord"]["ENCORD_SSH_KEY_FILE"]))
+    run_dir = Path(state["run_dir"])
+    try:
+        projects = [str(p["project_hash"]) for p in EmulatorControl(encord.url).state()["projects"]]
+        sections = [
+            path_section(
+                name=name,
+                encord=encord,
+                project_hash=project,
+                log_dir=run_dir / "logs",
+                log_prefix=str(path["log_prefix"]),
+                thumbnails=thumbnails,
+            )
+            for name, path in state["paths"].items()
+            for project in projects
+        ]
+    except OSError as exc:  # requests' errors are OSErrors: the emulator is not answering
+        console.print(f"[red]cannot read the local stack: {exc}; is it running (`runner-core local status`)?")
+        raise typer.Exit(1) from exc
+    page = write_report(
+        out or run_dir / "report.html", [s for s in sections if s.records], title="runner-core local run"
+    )
+    console.print(f"report: {page}", highlight=False, soft_wrap=True)
 
 
 def _print_components(state: dict[str, Any]) -> None:

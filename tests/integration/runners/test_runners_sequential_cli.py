@@ -90,3 +90,40 @@ def test_a_runner_that_cannot_start_exits_2(
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: project 5a1e0000-0000-4000-8000-000000000001 has no stage 'no-such-stage'. ")
     assert "Valid agent stages: 'pre-label' (" in line
+
+
+def test_report_lists_every_task_with_its_route_and_the_failure_first(
+    env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    page = tmp_path / "report.html"
+    runner = _runner(env, fail_title="img-002.png")
+    args = (
+        "--project-hash",
+        env.project_hash,
+        "--num-retries",
+        "1",
+        "--report",
+        str(page),
+        "--log-file",
+        str(tmp_path / "l"),
+    )
+    assert _run(runner, monkeypatch, *args) == 1
+    text = page.read_text()
+    cards = [
+        (title, dict(re.findall(r"<tr><th>(\w+)</th><td[^>]*>([^<]*)</td></tr>", body)))
+        for title, body in re.findall(r'<article class="task \w+" [^>]*data-title="([^"]+)"[^>]*>(.*?)</article>', text)
+    ]
+    failures, per_run = cards[:1], cards[1:]
+    assert [title for title, _ in failures] == ["img-002.png"]
+    assert failures[0][1]["outcome"] == "failed"
+    assert failures[0][1]["attempts"] == "2"
+    assert failures[0][1]["error"] == "ValueError: no frame to label"
+    assert per_run[0][0] == "img-002.png"  # failures first in the run's own list too
+    moved = per_run[1:]
+    assert sorted(title for title, _ in moved) == [f"img-{i:03d}.png" for i in range(12) if i != 2]
+    for _, fields in moved:
+        assert fields["outcome"] == "moved"
+        assert fields["pathway"] == "annotate"
+        assert fields["stage"] == "pre-label → Annotate"
+        assert fields["attempts"] == "1"
+    assert text.count('src="data:image/jpeg;base64,') == 12 + 1  # every task's picture (the failure's twice)
