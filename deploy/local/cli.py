@@ -81,6 +81,14 @@ def up(
     target: Annotated[str, typer.Option(help="The runner the functions load (RUNNER_TARGET).")] = DEFAULT_TARGET,
     aws: Annotated[bool, typer.Option(help="Start the AWS path (moto SQS + Lambda RIE).")] = True,
     gcp: Annotated[bool, typer.Option(help="Start the GCP path (Pub/Sub emulator + functions-framework).")] = True,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Stay in the foreground and restart the functions when the agent's files change (Ctrl-C stops "
+            "watching; the stack keeps running).",
+        ),
+    ] = False,
     state_file: StateOption = DEFAULT_STATE_FILE,
 ) -> None:
     """Start the emulators, deploy the --target runner as consumer and producer on each path, and return."""
@@ -135,6 +143,33 @@ def up(
     # The stack object is dropped without closing it: the components live on in their own sessions until `down`.
     _print_components(state)
     _print_next_steps(state)
+    if reload:
+        _reload_until_interrupted(stack, state=state, state_file=state_file, target=target)
+
+
+def _reload_until_interrupted(stack: Stack, *, state: dict[str, Any], state_file: Path, target: str) -> None:
+    from deploy.local.components import python_env
+    from deploy.local.reload import Restart, agent_sources, watch_and_reload
+
+    search_path = python_env()["PYTHONPATH"].split(os.pathsep)
+    try:
+        files = agent_sources(target, search_path=search_path)
+    except LocalStackError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"reload: watching {len(files)} file(s) of {target}; Ctrl-C stops watching", highlight=False)
+
+    def reloaded(restart: Restart) -> None:
+        state["components"] = stack.describe()  # new PIDs: `down` must stop these, not the old ones
+        _write_state(state_file, state)
+        names = ", ".join(path.name for path in restart.changed)
+        line = f"reloaded: {names} changed; restarted {', '.join(restart.restarted) or 'nothing'}"
+        console.print(line, highlight=False, soft_wrap=True)
+        for failure in restart.failed:
+            console.print(f"[red]not restarted: {failure}; save a fix to try again", highlight=False, soft_wrap=True)
+
+    watch_and_reload(stack, sources=lambda: agent_sources(target, search_path=search_path), on_reload=reloaded)
+    console.print("reload: stopped watching; the stack keeps running (`runner-core local down` stops it)")
 
 
 @app.command()
@@ -238,6 +273,18 @@ def report(
         out or run_dir / "report.html", [s for s in sections if s.records], title="runner-core local run"
     )
     console.print(f"report: {page}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def watch(
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between refreshes.")] = 1.0,
+    once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
+    state_file: StateOption = DEFAULT_STATE_FILE,
+) -> None:
+    """Live view of the stack `up` started: tasks per stage, queue depth, in flight, dead letters, latest outcomes."""
+    from deploy.local.watch import watch as run_watch
+
+    run_watch(_state_or_exit(state_file, code=1), console=console, interval_s=interval, once=once)
 
 
 def _print_components(state: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ class OutcomeLine:
     source: str  # the log file's component name
     stage: str | None = None  # uuid of the agent stage the task was processed at
     duration_ms: float | None = None
+    time: str | None = None  # as logged: Powertools' `timestamp` (AWS) or our `time` (GCP)
 
 
 def _json_lines(path: Path) -> Iterable[dict[str, Any]]:
@@ -65,6 +66,7 @@ def read_outcomes(log_dir: Path, *, prefix: str = "") -> list[OutcomeLine]:
                     attempt=int(attempt) if isinstance(attempt, int) else None,
                     source=path.stem,
                     stage=entry.get("stage"),
+                    time=entry.get("timestamp") or entry.get("time"),
                     duration_ms=float(duration)
                     if isinstance(duration := entry.get("duration_ms"), int | float)
                     else None,
