@@ -108,6 +108,7 @@ class SequentialRunner(RunnerBase):
         task_batch_size: int = 300,
         project_hash: str | UUID | None = None,
         max_tasks_per_stage: int | None = None,
+        *,
         report: str | Path | None = None,
     ) -> RunSummary:
         """Run every registered agent over the tasks of its stage.
