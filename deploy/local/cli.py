@@ -288,15 +288,24 @@ def watch(
 
 
 def _print_components(state: dict[str, Any]) -> None:
-    table = Table(title=f"local stack ({state['run_dir']})")
-    for column in ("component", "pid", "state", "url", "log"):
-        table.add_column(column)
+    # URLs fold rather than end in "…" (a person copies them); the logs, all in one folder, are named once below
+    # instead of in a column that pushed the table past 80 columns.
+    folders = {str(Path(c["log"]).parent) for c in state["components"]}
+    table = Table(title="local stack")
+    for column in ("component", "pid", "state"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("url", overflow="fold")
+    if len(folders) > 1:
+        table.add_column("log", overflow="fold")
     for component in state["components"]:
         running = {"running": "[green]running", "leftovers": "[red]leftovers", "gone": "[red]stopped"}[
             _component_state(component)
         ]
-        table.add_row(component["name"], str(component["pid"]), running, component.get("url") or "-", component["log"])
+        row = [component["name"], str(component["pid"]), running, component.get("url") or "-"]
+        table.add_row(*row, *([component["log"]] if len(folders) > 1 else []))
     console.print(table)
+    logs = f"; logs: {folders.pop()}/<component>.log" if len(folders) == 1 else ""
+    console.print(f"run: {state['run_dir']}{logs}", highlight=False, soft_wrap=True)
 
 
 def _print_next_steps(state: dict[str, Any]) -> None:

@@ -84,7 +84,7 @@ def fetch(
     dest: Annotated[Path, typer.Option(help="Where to put the binary.")] = DEFAULT_DEST,
     version: Annotated[str, typer.Option(help="aws-sam-cli version whose wheel holds the RIE.")] = SAM_CLI_VERSION,
 ) -> None:
-    """Download the aws-sam-cli wheel (no dependencies) and extract the RIE binary to DEST."""
+    """Download the aws-sam-cli wheel (no dependencies) and extract the RIE binary to --dest."""
     try:
         path = fetch_rie(dest=dest, version=version)
     except RieFetchError as exc:
