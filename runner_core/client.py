@@ -88,10 +88,11 @@ def _create_client(key: str, domain: str | None, *, source: str) -> EncordUserCl
             ssh_private_key=key, user_agent_suffix=USER_AGENT_SUFFIX, domain=domain
         )
     except (ValueError, TypeError) as exc:
-        # cryptography's reason names the format problem, never the key; the traceback says nothing more.
+        # Only the exception's type: the SDK's messages about a key may quote the key, and `from None` keeps it out
+        # of every traceback too. The source and the fix are what a person needs.
         raise SettingsError(
-            f"{source} is not a usable private key ({exc}): it must be an unencrypted OpenSSH private key, "
-            "e.g. from `ssh-keygen -t ed25519 -N ''`"
+            f"{source} is not a usable private key (the Encord SDK refused it: {type(exc).__name__}); it must be an "
+            "unencrypted OpenSSH private key, e.g. from `ssh-keygen -t ed25519 -N ''`"
         ) from None
 
 
