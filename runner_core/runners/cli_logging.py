@@ -10,10 +10,17 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner_core.runners.classify import short_reason
+from runner_core.runners.classify import redact, short_reason
 
 LOGGER_NAME = "runner_core"
 DEFAULT_LOG_DIR = Path(".runner-core") / "logs"
+
+
+class RedactingFormatter(logging.Formatter):
+    """The whole formatted record, traceback included, through `classify.redact`: no key reaches a terminal or file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class OneLineFormatter(logging.Formatter):
@@ -23,7 +30,7 @@ class OneLineFormatter(logging.Formatter):
         super().__init__("%(levelname)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().formatMessage(_with_message(record))
+        line = redact(super().formatMessage(_with_message(record)))
         exc = record.exc_info[1] if record.exc_info else None
         return f"{line}: {short_reason(exc)}" if exc is not None and short_reason(exc) not in line else line
 
@@ -45,10 +52,10 @@ def configure(*, verbose: bool, log_file: Path) -> list[logging.Handler]:
     logger = logging.getLogger(LOGGER_NAME)
     terminal = logging.StreamHandler()
     terminal.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s") if verbose else OneLineFormatter())
+    terminal.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s") if verbose else OneLineFormatter())
     to_file = _LazyFileHandler(log_file, delay=True, encoding="utf-8")
     to_file.setLevel(logging.INFO)
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    to_file.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers: list[logging.Handler] = [terminal, to_file]
     for handler in handlers:
         logger.addHandler(handler)

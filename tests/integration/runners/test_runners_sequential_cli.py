@@ -127,3 +127,25 @@ def test_report_lists_every_task_with_its_route_and_the_failure_first(
         assert fields["stage"] == "pre-label → Annotate"
         assert fields["attempts"] == "1"
     assert text.count('src="data:image/jpeg;base64,') == 12 + 1  # every task's picture (the failure's twice)
+
+
+def test_no_key_reaches_the_terminal_or_the_log_file(
+    env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    runner = SequentialRunner(user_client=env.client)
+    runner.retry_backoff_base_s = 0.01
+
+    @runner.stage(PRE_LABEL)
+    def agent(task: AgentTask) -> str:
+        raise ValueError(f"cannot use {env.emu.ssh_key}")
+
+    for verbose in ((), ("--verbose",)):
+        log_file = tmp_path / f"run{len(verbose)}.log"
+        args = ("--project-hash", env.project_hash, "--num-retries", "0", "--log-file", str(log_file), *verbose)
+        assert _run(runner, monkeypatch, *args) == 1
+        out, err = capsys.readouterr()
+        secret = env.emu.ssh_key.splitlines()[1]  # the key's first base64 line
+        for text in (out, err, log_file.read_text()):
+            assert "OPENSSH PRIVATE KEY" not in text
+            assert secret not in text
+        assert "ValueError" in err
