@@ -50,8 +50,8 @@ def test_malformed_key(tmp_path: Path, emulator: RunningEmulator) -> None:
     assert _run(tmp_path, emulator, ENCORD_SSH_KEY_FILE=str(key)) == (
         2,
         [
-            f"error: ENCORD_SSH_KEY_FILE {key} is not a usable private key (the Encord SDK refused it: ValueError); "
-            "it must be an unencrypted OpenSSH private key, e.g. from `ssh-keygen -t ed25519 -N ''`"
+            "error: ENCORD_SSH_KEY_FILE is not a private key this runner can read; Encord accepts an unencrypted "
+            "Ed25519 private key, in OpenSSH or PEM format"
         ],
     )
 
