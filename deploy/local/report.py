@@ -16,12 +16,16 @@ from runner_core.report import Section, TaskRecord, read_labels
 from runner_core.report.model import NOT_RUN
 
 PATH_TITLES = {"aws": "AWS: SQS -> Lambda", "gcp": "GCP: Pub/Sub -> Cloud Functions"}
-FINAL = ("moved", "held")  # a later failed line for the same task is a duplicate delivery, not its outcome
 
 
 def _final_line(lines: list[OutcomeLine]) -> OutcomeLine:
-    done = [line for line in lines if line.outcome in FINAL]
-    return done[-1] if done else lines[-1]
+    """The line that says where the task ended: a move (nothing follows it but duplicate deliveries' skips), else
+    the latest hold, else the latest line. `lines` are in time order."""
+    for outcome in ("moved", "held"):
+        done = [line for line in lines if line.outcome == outcome]
+        if done:
+            return done[-1]
+    return lines[-1]
 
 
 def path_section(
@@ -44,7 +48,8 @@ def path_section(
     agent_stages = control.agent_stage_titles(project_hash)
     now = {task.task_uuid: task for task in control.tasks(project_hash)}
     by_task: dict[str, list[OutcomeLine]] = {}
-    for line in read_outcomes(log_dir, prefix=log_prefix):
+    # Time order across the instances' log files (each file alone is in order, not their concatenation).
+    for line in sorted(read_outcomes(log_dir, prefix=log_prefix), key=lambda line: line.time or ""):
         if line.task is not None:
             by_task.setdefault(line.task, []).append(line)
     started_at = dict(before or {})

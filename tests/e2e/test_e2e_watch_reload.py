@@ -99,7 +99,7 @@ def _agent_stage_counts(text: str) -> list[int]:
     return counts
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 def test_watch_shows_tasks_moving_and_reload_picks_up_an_edit(tmp_path: Path) -> None:
     try:
         components.find_rie()
@@ -149,21 +149,46 @@ def test_watch_shows_tasks_moving_and_reload_picks_up_an_edit(tmp_path: Path) ->
         assert 16 in counts
         assert counts == sorted(counts, reverse=True)  # only ever down while the tasks leave the stage
         assert re.search(r"lambda-consume-\d\s*│\s*dark-\d\d\.png\s*│\s*moved\s*│\s*skip", view.text)
+
+        # The run report of this `up` stack: every task, with the route it took in the end.
+        page = tmp_path / "report.html"
+        reported = subprocess.run(
+            [sys.executable, "-m", "deploy.local.cli", "report", "--out", str(page), "--no-thumbnails"],
+            cwd=tmp_path, env=components.python_env(), capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert reported.returncode == 0, reported.stdout + reported.stderr
+        cards = {
+            title: dict(re.findall(r"<tr><th>(\w+)</th><td[^>]*>([^<]*)</td></tr>", body))
+            for title, body in re.findall(r'data-title="([^"]+)"[^>]*>(.*?)</article>', page.read_text())
+        }
+        assert len(cards) == 28
+        assert 'id="failures"' not in page.read_text()
+        for title, fields in cards.items():
+            bright = title.startswith("bright")
+            assert fields["stage"] == ("pre-label → Annotate" if bright else "pre-label → Complete"), title
+            assert fields["pathway"] == ("annotate" if bright else "skip"), title
+            assert fields["attempts"] == ("1" if bright else "2"), title  # held by v1, moved by v2
     finally:
-        for child in (watch, up):
-            if child is not None and child.poll() is None:
-                child.send_signal(signal.SIGINT)
+        codes = {}
+        for name, child in (("watch", watch), ("up", up)):
+            if child is None:
+                continue
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)  # Ctrl-C, as a person stops them
+            try:
+                codes[name] = child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()  # our own child, by its handle
+                codes[name] = child.wait(timeout=10)
         stopped = subprocess.run(
             [sys.executable, "-m", "deploy.local.cli", "down"], cwd=tmp_path, env=components.python_env(),
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
+        up_output.join()
+        assert up.stdout is not None
+        up.stdout.close()
         os.close(slave)
-    assert watch is not None
-    assert watch.wait(timeout=20) == 0  # Ctrl-C ends the view cleanly
-    assert up.wait(timeout=20) == 0
+        os.close(master)
+    assert codes == {"watch": 0, "up": 0}  # Ctrl-C ends the view and the reloader cleanly
     up_output.wait_for(r"reload: stopped watching; the stack keeps running", timeout_s=10)
-    up_output.join()
-    assert up.stdout is not None
-    up.stdout.close()
-    os.close(master)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
