@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from encord.workflow.stages.agent import AgentTaskStatus
 
     from functions.publishers import Publisher
-    from runner_core.producer import TaskSource
+    from runner_core.protocols import TaskSource
 
 dispatch_app = typer_app(
     name="dispatch",
@@ -49,10 +49,9 @@ def dispatch(
     ] = False,
 ) -> None:
     # Imports inside the command: `runner-core --help` must not pay for boto3 or google-cloud-pubsub.
-    from functions._dispatch import dispatch as run_dispatch
-    from functions._dispatch import parse_statuses
-    from functions._target import load_runner
     from functions.errors import FunctionsError
+    from functions.target import load_runner
+    from functions.trigger import parse_statuses, publish_waiting_tasks
     from runner_core.errors import RunnerCoreError
 
     if sqs_queue_url is not None and pubsub_topic is not None:
@@ -67,7 +66,9 @@ def dispatch(
                 runner, statuses=statuses, pubsub=pubsub_topic is not None, tasks_per_message=tasks_per_message
             )
             return
-        summary = run_dispatch(runner, _publisher(sqs_queue_url, pubsub_topic, tasks_per_message), statuses=statuses)
+        summary = publish_waiting_tasks(
+            runner, _publisher(sqs_queue_url, pubsub_topic, tasks_per_message), statuses=statuses
+        )
     except (FunctionsError, RunnerCoreError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
@@ -102,7 +103,7 @@ def _list_messages(
             {"uuid": task.get("uuid"), "data_title": task.get("data_title")}
             for task in json.loads(message.body).get("tasks", [])
         ]
-        line = {"stage_uuid": str(message.stage_uuid), "tasks": tasks, "bytes": message.size}
+        line = {"stage_uuid": str(message.stage_uuid), "tasks": tasks, "bytes": len(message.body.encode())}
         typer.echo(json.dumps(line))
     summary = {"messages": len(messages), "tasks": sum(m.task_count for m in messages), "dry_run": True}
     typer.echo(json.dumps(summary))
