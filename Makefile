@@ -29,9 +29,11 @@ $(CHECKOV):
 	$(PYTHON) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install --quiet "checkov>=3.2,<4"
 
+# A failed install must not fail the build: the browser test then skips and says why.
 chromium:
 	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; } || \
+		echo "chromium could not be installed: the report's browser test will skip"
 
 install: $(INSTALLED) $(RIE) $(CHECKOV) chromium
 
