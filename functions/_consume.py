@@ -110,6 +110,11 @@ def process_messages(
     for result in results:
         disposition = disposition_of(result)
         reason = None if disposition is Disposition.ACK else failure_reason(result)
+        if disposition is Disposition.RETRY and by_id[result.message_id].is_last_attempt:
+            # The transport would dead-letter it after this attempt anyway, but without a reason: do it ourselves,
+            # so the dead letter says why (`runner-core dlq show`).
+            disposition = Disposition.DEAD_LETTER
+            reason = f"{reason} (attempt {by_id[result.message_id].attempt}, the last)"
         verdicts[result.message_id] = Verdict(disposition, reason, result)
     for message_id in by_id.keys() - verdicts.keys():  # defensive: the runner owes one result per message
         verdicts[message_id] = Verdict(Disposition.RETRY, "runner returned no result for this message")
