@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -87,11 +87,13 @@ def process_messages(
     deadline: float | None,
     logger: StructuredLogger,
     cold_start: bool,
+    observe: Callable[[list[MessageResult]], None] | None = None,
 ) -> dict[str, Verdict]:
     """Run every message through the runner in one call (so Encord requests batch) and decide each one.
 
     A runner that raises for the whole call (a bug, missing credentials) makes every message retry: nothing is lost,
-    and the redrive policy dead-letters them if it keeps happening.
+    and the redrive policy dead-letters them if it keeps happening. `observe` sees the results of the runner call
+    (one batch): AWS turns them into metrics.
     """
     if not messages:
         return {}
@@ -106,6 +108,11 @@ def process_messages(
         return {message_id: Verdict(Disposition.RETRY, crash) for message_id in by_id}
     for level, text, fields in outcome_lines(results, by_id, cold_start=cold_start):
         _emit(logger, level, text, fields)
+    if observe is not None:
+        try:
+            observe(results)
+        except Exception:  # metrics must never cost a message its outcome
+            logger.exception("metrics failed for this batch", extra={"event": "metrics_error"})
     verdicts: dict[str, Verdict] = {}
     for result in results:
         disposition = disposition_of(result)

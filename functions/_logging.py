@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from functions._metrics import outcome_kind
+
 if TYPE_CHECKING:
     from runner_core.outcomes import MessageResult, QueueMessage, TaskOutcome
 
@@ -50,6 +52,9 @@ def task_fields(task: TaskOutcome, message: QueueMessage, *, cold_start: bool) -
         "attempt": message.attempt,
         "max_attempts": message.max_attempts,
         "outcome": str(task.outcome),
+        # moved / held / skipped_duplicate / skipped_not_at_stage / failed_retryable / failed_permanent: what the
+        # metrics count (GCP's log-based metrics read this field).
+        "kind": str(outcome_kind(task)),
         "pathway": task.pathway_name or _str(task.pathway_uuid),
         "retryable": task.retryable,
         "routed_to_failure_pathway": task.routed_to_failure_pathway,

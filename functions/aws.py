@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -26,13 +27,15 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
+from functions import _emf as emf
 from functions import secrets
 from functions._consume import Verdict, deadline_within, max_attempts, process_messages
 from functions._disposition import Disposition
 from functions._logging import take_cold_start
+from functions._metrics import UNKNOWN, stage_of, tally
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError
-from runner_core.outcomes import QueueMessage
+from runner_core.outcomes import MessageResult, QueueMessage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -126,10 +129,24 @@ def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dl
     return {records[int(index)]["messageId"] for index in sent}
 
 
+def _batch_metrics(results: list[MessageResult]) -> None:
+    emf.emit_batch(tally(results))
+
+
+def _dead_letter_metrics(verdicts: dict[str, Verdict], dead_lettered: set[str]) -> None:
+    counts: Counter[tuple[str, str]] = Counter()
+    for message_id in dead_lettered:
+        result = verdicts[message_id].result
+        counts[stage_of(result) if result is not None else (UNKNOWN, UNKNOWN)] += 1
+    emf.emit_dead_lettered(counts)
+
+
 def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SQS batch handler: every record's tasks go through the runner together; failures are reported per record."""
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
+    if cold_start:
+        emf.emit_cold_start(getattr(context, "function_name", None))
     records: list[dict[str, Any]] = list(event.get("Records") or [])
     # FIFO records carry their MessageGroupId; the queue ARN's ".fifo" suffix is the fallback.
     fifo = any(
@@ -143,6 +160,7 @@ def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
     permanent = [r for r in records if verdicts[r["messageId"]].disposition is Disposition.DEAD_LETTER]
     if dlq_url and permanent:
         dead_lettered = _dead_letter(permanent, verdicts, dlq_url)
+        _dead_letter_metrics(verdicts, dead_lettered)
 
     def record_handler(record: SQSRecord) -> str:
         verdict = verdicts[record.message_id]
@@ -204,6 +222,7 @@ def _process_fifo(
             deadline=deadline,
             logger=logger,
             cold_start=cold_start,
+            observe=_batch_metrics,
         )
         verdicts.update(decided)
         stopped |= {_group_of(r) for r in ready if decided[r["messageId"]].disposition is not Disposition.ACK}
@@ -225,7 +244,9 @@ def _decide(records: list[dict[str, Any]], context: Any, *, fifo: bool, cold_sta
     if fifo:
         return _process_fifo(runner, records, attempts, deadline, cold_start=cold_start)
     messages = [_queue_message(record, attempts) for record in records]
-    return process_messages(runner, messages, deadline=deadline, logger=logger, cold_start=cold_start)
+    return process_messages(
+        runner, messages, deadline=deadline, logger=logger, cold_start=cold_start, observe=_batch_metrics
+    )
 
 
 # --- the producer ---------------------------------------------------------------------------------------------------

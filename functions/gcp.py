@@ -29,6 +29,7 @@ from functions import secrets
 from functions._consume import Verdict, deadline_within, env_seconds, max_attempts, process_messages
 from functions._disposition import Disposition
 from functions._logging import gcp_logger, set_trace_from_header, take_cold_start
+from functions._metrics import UNKNOWN, stage_of
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
 from runner_core.outcomes import QueueMessage
@@ -101,6 +102,8 @@ def _raw_push_extras() -> Mapping[str, Any]:
 def _handle(pushed: PushedMessage) -> Verdict:
     started = time.monotonic()
     cold_start = take_cold_start()
+    if cold_start:  # one line per instance: the log-based metric of cold starts counts these
+        logger.info("cold start", extra={"event": "cold_start"})
     if flask.has_request_context():
         set_trace_from_header(flask.request.headers.get("X-Cloud-Trace-Context"))
     runner = load_runner()
@@ -141,9 +144,18 @@ def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Ve
     from functions.publishers.pubsub import publish_one
 
     publish_one(topic, pushed.data, attributes=attributes)
+    project, stage = stage_of(verdict.result) if verdict.result is not None else (UNKNOWN, UNKNOWN)
     logger.warning(
         "dead-lettered",
-        extra={"event": "dead_lettered", "message_id": pushed.message_id, "topic": topic, "reason": reason},
+        extra={
+            "event": "dead_lettered",
+            "message_id": pushed.message_id,
+            "topic": topic,
+            "reason": reason,
+            # What the log-based metric of dead letters is labelled by.
+            "project": project,
+            "stage": stage,
+        },
     )
     return Verdict(Disposition.ACK, reason, verdict.result)
 
