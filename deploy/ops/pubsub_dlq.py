@@ -12,7 +12,7 @@ from typing import Any
 
 from deploy.ops.letters import DeadLetter, redrive_attributes
 from deploy.ops.redrive import Pacer, Progress, RedriveReport
-from functions.publishers.pubsub import publish_one
+from functions.publishers.pubsub import PUBLISH_TIMEOUT_S, clip_attribute
 
 PULL_TIMEOUT_S = 2.0  # an empty pull may be held open: a short deadline keeps reading prompt
 
@@ -77,6 +77,11 @@ class PubSubDeadLetters:
             self._nack(held)
         return [_letter(received) for received in held]
 
+    def _publish(self, letter: DeadLetter, *, keep_history: bool) -> Any:
+        attributes = redrive_attributes(letter.attributes, keep_history=keep_history)
+        clean = {name: clip_attribute(value) for name, value in attributes.items() if value}
+        return self._publisher.publish(self.topic, letter.body, ordering_key=letter.group_id or "", **clean)
+
     def redrive(
         self, *, limit: int | None, batch_size: int, pacer: Pacer, keep_history: bool, progress: Progress
     ) -> RedriveReport:
@@ -89,17 +94,14 @@ class PubSubDeadLetters:
             if not batch:
                 break
             published, unpublished = [], []
-            for received in batch:
-                letter = _letter(received)
+            # Publish the whole batch, then wait for each: the client batches the requests, and a dead letter is
+            # still acked only once its own copy is stored.
+            pending = [(received, self._publish(_letter(received), keep_history=keep_history)) for received in batch]
+            for received, future in pending:
                 try:
-                    publish_one(
-                        self.topic,
-                        letter.body,
-                        attributes=redrive_attributes(letter.attributes, keep_history=keep_history),
-                        ordering_key=letter.group_id or "",
-                        client=self._publisher,
-                    )
+                    future.result(timeout=PUBLISH_TIMEOUT_S)
                 except Exception as exc:  # reported; the dead letter is nacked and stays
+                    letter = _letter(received)
                     report.errors.append(f"{letter.message_id}: {type(exc).__name__}: {exc}"[:300])
                     if letter.group_id:
                         self._publisher.resume_publish(self.topic, letter.group_id)

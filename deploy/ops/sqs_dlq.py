@@ -62,15 +62,20 @@ class SqsDeadLetters:
         return sum(int(value) for value in attributes.values())
 
     def _receive(self, count: int) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = self._sqs.receive_message(
-            QueueUrl=self.dlq_url,
-            MaxNumberOfMessages=max(1, min(MAX_RECEIVE, count)),
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=self.lease_s,
-            WaitTimeSeconds=1,  # short polling may sample too few servers and answer empty while messages wait
-        ).get("Messages", [])
-        return messages
+        # A short poll answers at once; it samples only some SQS servers and may come back empty while messages
+        # wait, so an empty answer is confirmed with a long poll before the queue counts as drained.
+        for wait_s in (0, 1):
+            messages: list[dict[str, Any]] = self._sqs.receive_message(
+                QueueUrl=self.dlq_url,
+                MaxNumberOfMessages=max(1, min(MAX_RECEIVE, count)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=self.lease_s,
+                WaitTimeSeconds=wait_s,
+            ).get("Messages", [])
+            if messages:
+                return messages
+        return []
 
     def _release(self, messages: Sequence[dict[str, Any]]) -> None:
         """Make messages visible again at once (a read that consumes nothing)."""

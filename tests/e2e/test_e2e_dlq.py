@@ -47,10 +47,11 @@ def runner_core(*args: str, env: dict[str, str], timeout_s: float = 60) -> subpr
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 
-def dead_letter_count(run: PathRun) -> int:
-    done = runner_core("dlq", "list", "--json", *deployment_flags(run), env=cli_env(run))
+def dead_lettered_tasks(run: PathRun) -> set[str]:
+    """The task uuids the dead letters name (`dlq show`, which reads without consuming)."""
+    done = runner_core("dlq", "show", "--json", "--limit", "100", *deployment_flags(run), env=cli_env(run))
     assert done.returncode == 0, done.stderr
-    return len(json.loads(done.stdout)["messages"])
+    return {task["task"] for message in json.loads(done.stdout)["messages"] for task in message["tasks"]}
 
 
 @pytest.mark.timeout(180)
@@ -70,7 +71,8 @@ def test_broken_agent_dead_letters_then_redrive_moves_every_task(cloud_stack: tu
     stage_uuid = agent_stage_uuid(run.control, run.project_hash)
     tasks = run.tasks()
     run.path.dispatch()
-    run.wait_until(lambda: dead_letter_count(run) == len(tasks), timeout_s=90, what="every task to be dead-lettered")
+    everyone = {task.task_uuid for task in tasks}
+    run.wait_until(lambda: dead_lettered_tasks(run) == everyone, timeout_s=90, what="every task to be dead-lettered")
     assert all(task.stage == "pre-label" for task in run.tasks())
 
     shown = runner_core("dlq", "show", "--json", *deployment_flags(run), env=cli_env(run))
@@ -90,7 +92,11 @@ def test_broken_agent_dead_letters_then_redrive_moves_every_task(cloud_stack: tu
     flag.touch()  # the fix
     redriven = runner_core("dlq", "redrive", *deployment_flags(run), env=cli_env(run))
     assert redriven.returncode == 0, redriven.stderr
-    assert json.loads(redriven.stdout) == {"moved": len(tasks), "failed": 0, "errors": []}
+    report = json.loads(redriven.stdout)
+    # A delivery redelivered while still running (a loaded machine outlasting the visibility timeout) can be
+    # dead-lettered twice: every copy goes back, and the task still moves once.
+    assert report["moved"] >= len(tasks)
+    assert (report["failed"], report["errors"]) == (0, [])
 
     run.wait_settled(moved={task.task_uuid for task in tasks}, dead_letters=0, timeout_s=60)
     final = {task.task_uuid: task.stage for task in run.tasks()}
