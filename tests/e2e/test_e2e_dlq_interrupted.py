@@ -23,17 +23,18 @@ from deploy.ops.sqs_dlq import SqsDeadLetters
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LETTERS = 40
-LEASE_S = 10  # Pub/Sub's shortest ack deadline; SQS uses the same so both wait alike
+SQS_LEASE_S = 3  # how long the killed redrive's messages stay hidden (its --lease-s)
+PUBSUB_LEASE_S = 10  # the dead-letter subscription's ack deadline: Pub/Sub's shortest
 
 
 def bodies() -> list[str]:
     return [json.dumps({"letter": index, "nonce": uuid.uuid4().hex}) for index in range(LETTERS)]
 
 
-def start_redrive(flags: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+def start_redrive(flags: list[str], env: dict[str, str], *, lease_s: int) -> subprocess.Popen[str]:
     argv = [sys.executable, "-c", "from deploy.cli import main; main()", "dlq", "redrive", *flags]
     # Paced, so that the kill lands while messages are still being moved.
-    argv += ["--batch-size", "4", "--max-per-second", "8", "--lease-s", str(LEASE_S)]
+    argv += ["--batch-size", "4", "--max-per-second", "8", "--lease-s", str(lease_s)]
     return subprocess.Popen(
         argv,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
@@ -86,14 +87,14 @@ def test_sqs_redrive_killed_halfway_loses_nothing(moto_url: str, killed_processe
     flags = ["--sqs-dlq-url", queues.dlq_url, "--sqs-queue-url", queues.queue_url]
     env = aws_env(moto_url)
 
-    process = start_redrive(flags, env)
+    process = start_redrive(flags, env, lease_s=SQS_LEASE_S)
     killed_processes.append(process)
     kill_after_first_progress(process)
 
     moved_before_kill = [m["Body"] for m in drain_queue(sqs, queues.queue_url, wait_s=0)]
     assert 0 < len(moved_before_kill) < LETTERS, "the kill must land halfway"
     # What the killed process held comes back to the dead-letter queue when its lease ends.
-    time.sleep(LEASE_S + 1)
+    time.sleep(SQS_LEASE_S + 1)
     left = SqsDeadLetters(client=sqs, dlq_url=queues.dlq_url, queue_url=None).peek(limit=LETTERS)
     assert {m.body.decode() for m in left} | set(moved_before_kill) == set(sent)  # nothing lost
     assert len(left) + len(moved_before_kill) <= LETTERS + 4  # at most the batch in flight is duplicated
@@ -117,19 +118,20 @@ def test_pubsub_redrive_killed_halfway_loses_nothing(pubsub_url: str, killed_pro
     publisher.create_topic(request={"name": topic})
     publisher.create_topic(request={"name": dead_topic})
     subscriber.create_subscription(request={"name": work_sub, "topic": topic, "ack_deadline_seconds": 60})
-    subscriber.create_subscription(request={"name": dead_sub, "topic": dead_topic, "ack_deadline_seconds": LEASE_S})
+    dead_subscription = {"name": dead_sub, "topic": dead_topic, "ack_deadline_seconds": PUBSUB_LEASE_S}
+    subscriber.create_subscription(request=dead_subscription)
     sent = bodies()
     publish(publisher, dead_topic, sent, attributes={"runner_failure_reason": "agent raised"})
     flags = ["--pubsub-dead-letter-subscription", dead_sub, "--pubsub-topic", topic]
     env = {"PUBSUB_EMULATOR_HOST": emulator_host(pubsub_url)}
 
-    process = start_redrive(flags, env)
+    process = start_redrive(flags, env, lease_s=PUBSUB_LEASE_S)
     killed_processes.append(process)
     kill_after_first_progress(process)
 
     moved_before_kill = [bytes(m.message.data).decode() for m in pull_all(subscriber, work_sub)]
     assert 0 < len(moved_before_kill) < LETTERS, "the kill must land halfway"
-    time.sleep(LEASE_S + 1)
+    time.sleep(PUBSUB_LEASE_S + 1)
     reader = PubSubDeadLetters(subscriber=subscriber, publisher=publisher, subscription=dead_sub, topic=None)
     left = reader.peek(limit=LETTERS)
     assert {m.body.decode() for m in left} | set(moved_before_kill) == set(sent)  # nothing lost
