@@ -15,12 +15,8 @@ variable "metrics_namespace" {
   default     = "runner-core"
 }
 
-data "aws_region" "current" {
-  count = local.create && var.create_dashboard ? 1 : 0
-}
-
 locals {
-  dashboard_region = try(data.aws_region.current[0].name, "")
+  dashboard_region = data.aws_region.current.name # iam.tf
   # Every (project, stage) series of one metric of this consumer.
   outcome_search = "SEARCH('{${var.metrics_namespace},project,service,stage} service=\"${local.consumer_name}\" MetricName=\"%s\"', 'Sum', 300)"
 }
