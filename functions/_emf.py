@@ -8,7 +8,8 @@ The lines go to stdout, which Lambda ships to CloudWatch Logs, which extracts th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
@@ -20,8 +21,12 @@ from functions._metrics import (
     MESSAGES_REJECTED,
     METRIC_OF_KIND,
     MOVED_BY_PATHWAY,
+    UNKNOWN,
     StageTally,
+    stage_of,
+    tally,
 )
+from runner_core.outcomes import MessageResult
 
 NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 DEFAULT_NAMESPACE = "runner-core"
@@ -69,3 +74,18 @@ def emit_cold_start(function_name: str | None) -> None:
     metrics = _provider({"function_name": function_name or "unknown"})
     metrics.add_metric(name=COLD_START, unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
+
+
+class EmfMetrics:
+    """One invocation's metrics (`functions.sqs_consumer.ConsumerMetrics`): each runner call's outcomes as they come,
+    then the messages dead-lettered, each under the (project, stage) its tasks named."""
+
+    def __init__(self) -> None:
+        self._stages: dict[str, tuple[str, str]] = {}
+
+    def observe(self, results: Sequence[MessageResult]) -> None:
+        emit_batch(tally(results))
+        self._stages.update((result.message_id, stage_of(result)) for result in results)
+
+    def dead_lettered(self, message_ids: Iterable[str]) -> None:
+        emit_dead_lettered(Counter(self._stages.get(message_id, (UNKNOWN, UNKNOWN)) for message_id in message_ids))

@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# Written by the consumers when they dead-letter a message themselves (defined once, in functions).
+from functions.publishers.dead_letter import (
+    ATTEMPT,
+    FAILURE_REASON,
+    SOURCE_MESSAGE_ID,
+    SOURCE_QUEUE,
+    SOURCE_SUBSCRIPTION,
+)
 from runner_core.errors import MessageDecodeError
 from runner_core.messages import decode_message
 
-# Written by the consumers when they dead-letter a message themselves (a permanent failure).
-FAILURE_REASON = "runner_failure_reason"
-SOURCE_MESSAGE_ID = "runner_source_message_id"
-ATTEMPT = "runner_attempt"
-SOURCE_ATTRIBUTES = ("runner_source_queue", "runner_source_subscription")
+SOURCE_ATTRIBUTES = (SOURCE_QUEUE, SOURCE_SUBSCRIPTION)
 # Written by `dlq redrive`: how often a message was put back, and (with --keep-history) the earlier reasons.
 REDRIVE_COUNT = "runner_redrive_count"
 PREVIOUS_REASON = "runner_previous_failure_reason"

@@ -12,7 +12,7 @@ from typing import Any
 
 from deploy.ops.letters import DeadLetter, redrive_attributes
 from deploy.ops.redrive import Pacer, Progress, RedriveReport
-from functions.publishers.pubsub import PUBLISH_TIMEOUT_S, clip_attribute
+from functions.publishers.pubsub import PUBLISH_TIMEOUT_S, start_publish
 
 PULL_TIMEOUT_S = 2.0  # an empty pull may be held open: a short deadline keeps reading prompt
 
@@ -78,9 +78,14 @@ class PubSubDeadLetters:
         return [_letter(received) for received in held]
 
     def _publish(self, letter: DeadLetter, *, keep_history: bool) -> Any:
-        attributes = redrive_attributes(letter.attributes, keep_history=keep_history)
-        clean = {name: clip_attribute(value) for name, value in attributes.items() if value}
-        return self._publisher.publish(self.topic, letter.body, ordering_key=letter.group_id or "", **clean)
+        assert self.topic is not None
+        return start_publish(
+            self.topic,
+            letter.body,
+            attributes=redrive_attributes(letter.attributes, keep_history=keep_history),
+            ordering_key=letter.group_id or "",
+            client=self._publisher,
+        )
 
     def redrive(
         self, *, limit: int | None, batch_size: int, pacer: Pacer, keep_history: bool, progress: Progress

@@ -57,7 +57,7 @@ class LedgerView(Protocol):
 
 
 def _encord_stages(target: str) -> tuple[list[StageStatus], list[Any]]:
-    from functions._target import load_runner
+    from functions.target import load_runner
     from runner_core.producer import list_waiting_tasks
 
     runner = load_runner(target)

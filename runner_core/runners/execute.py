@@ -44,7 +44,7 @@ def too_late_to_start(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline - START_MARGIN_S
 
 
-async def execute_batch(
+async def solve_and_call_agents(
     states: Sequence[TaskState],
     agent: RunnerAgent,
     *,
@@ -56,7 +56,7 @@ async def execute_batch(
     slots = asyncio.Semaphore(max_concurrency)
     one_sync_agent_at_a_time = asyncio.Lock()
 
-    async def run_one(state: TaskState) -> None:
+    async def solve_and_call_one(state: TaskState) -> None:
         async with slots:
             if too_late_to_start(deadline):
                 state.fail(DeadlineExceededError("deadline"))
@@ -80,7 +80,7 @@ async def execute_batch(
                 logger.warning("task %s failed in %s", state.item.task_uuid, agent.printable_name, exc_info=exc)
                 state.fail(exc)
 
-    await asyncio.gather(*(run_one(state) for state in states if state.active))
+    await asyncio.gather(*(solve_and_call_one(state) for state in states if state.active))
 
 
 def normalise_return(value: Any) -> AgentReturn:

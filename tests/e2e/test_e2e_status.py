@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from deploy.cli import _mount, app
 from deploy.local.sqs import LOCAL_AWS_ENV, create_queues, sqs_client
 from encord_emulator.testing import run_emulator
-from functions import _target
+from functions import target
 from runner_core.client import clear_client_cache
 
 
@@ -44,14 +44,14 @@ def test_status_counts_waiting_tasks_queue_and_dead_letters(
         monkeypatch.setenv("ENCORD_SSH_KEY_FILE", str(emulator.key_file))
         monkeypatch.delenv("ENCORD_SSH_KEY", raising=False)
         clear_client_cache()
-        _target.clear_cache()
+        target.clear_cache()
         waiting = len(emulator.state.tasks_in_stage(emulator.project_hash, "pre-label"))
         result = CliRunner().invoke(
             app,
             ["status", "--target", "examples.demo.agent:runner", "--terraform-outputs", str(outputs), "--json"],
             catch_exceptions=False,
         )
-        _target.clear_cache()
+        target.clear_cache()
         clear_client_cache()
 
     assert result.exit_code == 0, result.output

@@ -1,7 +1,8 @@
 ################################################################################
 # Log-based metrics: counted by Cloud Logging from the consumer's structured lines (no client at run time).
-# The fields are those functions/_logging.py writes: event, project, stage, kind, pathway, duration_ms,
-# encord_requests. Tests feed real captured lines through these filters (tests/iac/test_iac_gcp_metrics.py).
+# The fields are those functions/structured_logs.py writes: event, project_hash, stage_uuid, kind, pathway,
+# duration_ms, encord_requests. Tests feed real captured lines through these filters
+# (tests/integration/functions/test_functions_metrics.py).
 ################################################################################
 
 variable "create_log_metrics" {
@@ -54,8 +55,8 @@ resource "google_logging_metric" "task_outcomes" {
   }
 
   label_extractors = {
-    project = "EXTRACT(jsonPayload.project)"
-    stage   = "EXTRACT(jsonPayload.stage)"
+    project = "EXTRACT(jsonPayload.project_hash)"
+    stage   = "EXTRACT(jsonPayload.stage_uuid)"
     kind    = "EXTRACT(jsonPayload.kind)"
     pathway = "EXTRACT(jsonPayload.pathway)"
   }
@@ -89,8 +90,8 @@ resource "google_logging_metric" "agent_duration" {
   }
 
   label_extractors = {
-    project = "EXTRACT(jsonPayload.project)"
-    stage   = "EXTRACT(jsonPayload.stage)"
+    project = "EXTRACT(jsonPayload.project_hash)"
+    stage   = "EXTRACT(jsonPayload.stage_uuid)"
   }
 
   bucket_options {
@@ -130,8 +131,8 @@ resource "google_logging_metric" "encord_requests" {
   }
 
   label_extractors = {
-    project = "EXTRACT(jsonPayload.project)"
-    stage   = "EXTRACT(jsonPayload.stage)"
+    project = "EXTRACT(jsonPayload.project_hash)"
+    stage   = "EXTRACT(jsonPayload.stage_uuid)"
   }
 
   bucket_options {
@@ -169,8 +170,8 @@ resource "google_logging_metric" "dead_lettered" {
   }
 
   label_extractors = {
-    project = "EXTRACT(jsonPayload.project)"
-    stage   = "EXTRACT(jsonPayload.stage)"
+    project = "EXTRACT(jsonPayload.project_hash)"
+    stage   = "EXTRACT(jsonPayload.stage_uuid)"
   }
 }
 

@@ -13,7 +13,7 @@ import pytest
 from encord.workflow.stages.agent import AgentTask
 
 from encord_emulator.testing import RunningEmulator
-from functions import _logging, _target, aws
+from functions import aws, structured_logs, target
 from functions._metrics import METRIC_OF_KIND
 from runner_core import QueueRunner
 from runner_core.producer import OutboundMessage, build_messages
@@ -52,7 +52,7 @@ def route(task: AgentTask) -> str | None:
 def runner(emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> QueueRunner:
     built = QueueRunner(project_hash=emu.project_hash)
     built.stage(fn_agents.STAGE)(route)
-    monkeypatch.setitem(_target._loaded, fn_agents.TARGET, built)
+    monkeypatch.setitem(target._loaded, fn_agents.TARGET, built)
     return built
 
 
@@ -97,7 +97,7 @@ def test_emf_lines_count_every_outcome_kind(
     assert aws.consume(receive_event(sqs, queue_url, 1), lambda_context()) == {"batchItemFailures": []}
     capsys.readouterr()
 
-    monkeypatch.setattr(_logging, "_cold", True)
+    monkeypatch.setattr(structured_logs, "_cold", True)
     for body in [by_title[title].body for title in BATCH] + ["{not json"]:
         sqs.send_message(QueueUrl=queue_url, MessageBody=body)
     response = aws.consume(receive_event(sqs, queue_url, len(BATCH) + 1), lambda_context())
@@ -173,7 +173,7 @@ def test_gcp_log_based_metrics_count_the_lines_the_consumer_writes(
     assert client.post("/", json=_push(by_title[PRE_MOVED].body.encode())).status_code == 204
     capsys.readouterr()
 
-    monkeypatch.setattr(_logging, "_cold", True)
+    monkeypatch.setattr(structured_logs, "_cold", True)
     envelope = json.loads(by_title[BATCH[0]].body)
     envelope["tasks"] = [json.loads(by_title[title].body)["tasks"][0] for title in BATCH]
     assert client.post("/", json=_push(json.dumps(envelope).encode())).status_code == 500  # retryable: nack
