@@ -5,8 +5,8 @@ in a bundle leaves the state exactly as it was (Encord rejects such requests as 
 clients never see half an update. Results are fresh JSON-ready structures, never references into the state.
 
 Over ~400 lines on purpose for now: the wire operations and the test read helpers share one lock and one set of
-records; splitting them (operations / read helpers) is left until the emulator-indexing and peer-suite branches
-that edit this module land (issue 10).
+records; splitting them (operations / read helpers) is a follow-up: issue 10 ran alongside the emulator branches
+(#16 indexing, #18 peer suites) that rewrote this module, and left it to them to settle first.
 """
 
 from __future__ import annotations
@@ -162,20 +162,20 @@ class EmulatorState:
         size = self.settings.page_size
         with self.lock:
             project = self.project(project_hash)
-            stage_int = self._stage(project, stage_uuid).uuid.int
+            stage = self._stage(project, stage_uuid)
             if (dataset_hashes and project.dataset_hash not in dataset_hashes) or emails:
                 return {"results": [], "nextPageToken": None}  # nobody is assigned in the emulator
-            candidates = (
+            candidates: Iterable[DataRow] = (
                 sorted((project.rows[h] for h in data_hashes if h in project.rows), key=lambda row: row.seq)
                 if data_hashes
-                else project.rows.values()
+                else project.rows_in_stage(stage.uuid, after=after)
             )
             page: list[DataRow] = []
             more = False
             for row in candidates:
                 if (
                     row.seq <= after
-                    or row.stage_uuid.int != stage_int
+                    or row.stage_uuid != stage.uuid
                     or (statuses and row.task_status not in statuses)
                     or (needle is not None and needle not in row.title.lower())
                 ):
@@ -247,7 +247,7 @@ class EmulatorState:
 
     def _move(self, project: Project, row: DataRow, destination: UUID) -> None:
         stage = project.stage(destination)
-        row.stage_uuid = destination
+        project.move_row(row, destination)
         row.task_status = "COMPLETED" if stage is not None and stage.stage_type == "DONE" else "NEW"
         row.touch(_now())
 
@@ -361,7 +361,8 @@ class EmulatorState:
             project = self.project(project_hash)
             rows: Iterable[DataRow] = project.rows.values()
             if branch == branches.MAIN:
-                rows = wire.filter_metadata(rows, query, project)
+                named = wire.main_rows_by_label_hash(query, project)
+                rows = wire.filter_metadata(rows if named is None else named, query, project)
             else:  # data-unit filters on the units, then label filters on the branch's own label rows
                 unit_query = {k: v for k, v in query.items() if k not in branches.LABEL_FILTERS}
                 label_query = {k: v for k, v in query.items() if k in branches.LABEL_FILTERS}
@@ -464,7 +465,7 @@ class EmulatorState:
             stage = project.stage_by_title(title)
             if stage is None:
                 raise KeyError(f"no stage titled {title!r}")
-            return [str(row.task_uuid) for row in project.rows.values() if row.stage_uuid == stage.uuid]
+            return [str(row.task_uuid) for row in project.rows_in_stage(stage.uuid)]
 
     def _row_by_data_hash(self, data_hash: UUID | str, project_hash: UUID | str | None) -> DataRow:
         # Projects sharing a dataset share data hashes: without a project, the first project (seed order) wins.

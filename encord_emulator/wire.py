@@ -4,8 +4,8 @@ Field names and required keys follow `docs/encord-wire-protocol.md` (shared docs
 camelCase with every Optional-without-default key present; legacy label-row dicts are snake_case.
 
 Over ~400 lines on purpose for now: every DTO builder here follows the one protocol document, and the
-emulator-indexing and peer-suite branches edit it; splitting it by resource (projects, tasks, label rows, storage)
-is left until they land (issue 10).
+emulator-indexing and peer-suite branches (#16, #18) rewrote it while issue 10 ran; splitting it by resource
+(projects, tasks, label rows, storage) is a follow-up now that they have landed.
 """
 
 from __future__ import annotations
@@ -181,6 +181,24 @@ def _strings(query: Mapping[str, Any], key: str) -> set[str] | None:
     if not isinstance(values, list):
         raise InvalidArguments(f"{key} must be a list")
     return {str(value) for value in values}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def main_rows_by_label_hash(query: Mapping[str, Any], project: Project) -> list[DataRow] | None:
+    """The main-branch rows a query names by label hash, through the project's label index; None when it names
+    data hashes (looked up by `filter_metadata`) or no label hashes. A value that is no UUID matches nothing."""
+    label_hashes = _strings(query, "label_hashes")
+    if label_hashes is None or query.get("data_hashes") is not None:
+        return None
+    found = (project.labels.get(UUID(value)) for value in label_hashes if _is_uuid(value))
+    return sorted((project.rows[h] for h in found if h is not None), key=lambda row: row.seq)
 
 
 def filter_metadata(rows: Iterable[DataRow], query: Mapping[str, Any], project: Project) -> list[DataRow]:

@@ -73,9 +73,9 @@ def process_messages(
             observe(results)
         except Exception:  # metrics must never cost a message its outcome
             logger.exception("metrics failed for this batch", extra={"event": "metrics_error"})
-    verdicts = {
+    decisions = {
         result.message_id: decide(result, last_attempt=by_id[result.message_id].is_last_attempt) for result in results
     }
-    for message_id in by_id.keys() - verdicts.keys():  # defensive: the runner owes one result per message
-        verdicts[message_id] = not_processed("runner returned no result for this message")
-    return verdicts
+    for message_id in by_id.keys() - decisions.keys():  # defensive: the runner owes one result per message
+        decisions[message_id] = not_processed("runner returned no result for this message")
+    return decisions
