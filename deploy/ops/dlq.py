@@ -23,8 +23,9 @@ from deploy.ops.options import (
     deployment_or_exit,
 )
 from deploy.ops.redrive import DeadLetterSource, Pacer, RedriveReport
+from runner_core.cli_app import typer_app
 
-app = typer.Typer(
+app = typer_app(
     name="dlq",
     help="List, show and redrive a deployment's dead letters (SQS dead-letter queue or Pub/Sub dead-letter topic).",
     no_args_is_help=True,
