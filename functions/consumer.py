@@ -4,8 +4,7 @@ decision for each message (the consumer only maps it to its transport)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from functions.structured_logs import outcome_lines
@@ -41,14 +40,6 @@ def _emit(logger: StructuredLogger, level: int, message: str, fields: dict[str, 
         logger.info(message, extra=fields)
 
 
-@dataclass(frozen=True, slots=True)
-class Processed:
-    """One message's decision, and the result it was decided from (None: the core did not process the message)."""
-
-    decision: Decision
-    result: MessageResult | None = None
-
-
 def process_messages(
     runner: RunnerTarget,
     messages: Sequence[QueueMessage],
@@ -56,25 +47,13 @@ def process_messages(
     deadline: float | None,
     logger: StructuredLogger,
     cold_start: bool,
+    observe: Callable[[Sequence[MessageResult]], None] | None = None,
 ) -> dict[str, Decision]:
-    """Run every message through the runner in one call (so Encord requests batch) and decide each one."""
-    processed = process_and_keep_results(runner, messages, deadline=deadline, logger=logger, cold_start=cold_start)
-    return {message_id: item.decision for message_id, item in processed.items()}
-
-
-def process_and_keep_results(
-    runner: RunnerTarget,
-    messages: Sequence[QueueMessage],
-    *,
-    deadline: float | None,
-    logger: StructuredLogger,
-    cold_start: bool,
-) -> dict[str, Processed]:
-    """`process_messages`, keeping each message's task outcomes beside its decision (the Pub/Sub consumer sends
-    back only the failed tasks of a message, functions.pubsub_batches).
+    """Run every message through the runner in one call (so Encord requests batch) and decide each one.
 
     A runner that raises for the whole call (a bug, missing credentials) makes every message retry: nothing is lost,
-    and the redrive policy dead-letters them if it keeps happening.
+    and the redrive policy dead-letters them if it keeps happening. `observe` sees the results of the runner call
+    (one batch): the consumers turn them into metrics.
     """
     if not messages:
         return {}
@@ -86,10 +65,17 @@ def process_and_keep_results(
             "runner failed for the whole batch", extra={"event": "runner_error", "messages": len(messages)}
         )
         crash = f"runner error: {type(exc).__name__}"
-        return {message_id: Processed(not_processed(crash)) for message_id in by_id}
+        return {message_id: not_processed(crash) for message_id in by_id}
     for level, text, fields in outcome_lines(results, by_id, cold_start=cold_start):
         _emit(logger, level, text, fields)
-    processed = {result.message_id: Processed(decide(result), result) for result in results}
-    for message_id in by_id.keys() - processed.keys():  # defensive: the runner owes one result per message
-        processed[message_id] = Processed(not_processed("runner returned no result for this message"))
-    return processed
+    if observe is not None:
+        try:
+            observe(results)
+        except Exception:  # metrics must never cost a message its outcome
+            logger.exception("metrics failed for this batch", extra={"event": "metrics_error"})
+    decisions = {
+        result.message_id: decide(result, last_attempt=by_id[result.message_id].is_last_attempt) for result in results
+    }
+    for message_id in by_id.keys() - decisions.keys():  # defensive: the runner owes one result per message
+        decisions[message_id] = not_processed("runner returned no result for this message")
+    return decisions

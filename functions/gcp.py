@@ -30,7 +30,8 @@ import functions_framework
 from flask.logging import default_handler
 
 from functions import secrets
-from functions.consumer import deadline_within, process_and_keep_results
+from functions._metrics import UNKNOWN, stage_of
+from functions.consumer import deadline_within, process_messages
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
 from functions.publishers.dead_letter import FAILURE_REASON
 from functions.publishers.pubsub import MAX_MESSAGE_BYTES as PUBSUB_MAX_MESSAGE_BYTES
@@ -45,7 +46,7 @@ from functions.structured_logs import (
 )
 from functions.target import load_runner
 from runner_core.disposition import Decision, Disposition
-from runner_core.outcomes import QueueMessage
+from runner_core.outcomes import MessageResult, QueueMessage
 
 if TYPE_CHECKING:
     from functions.publishers.pubsub import PubSubPublisher
@@ -130,6 +131,8 @@ def _handle(pushed: PushedMessage) -> tuple[bool, str | None]:
     once the message is stored on the dead-letter topic, else nacked."""
     started = time.monotonic()
     cold_start = take_cold_start()
+    if cold_start:  # one line per instance: the log-based metric of cold starts counts these
+        logger.info("cold start", extra={"event": "cold_start"})
     if flask.has_request_context():
         set_trace_from_header(flask.request.headers.get("X-Cloud-Trace-Context"))
     settings = function_settings()
@@ -141,21 +144,30 @@ def _handle(pushed: PushedMessage) -> tuple[bool, str | None]:
         max_attempts=settings.max_attempts,
         max_bytes=PUBSUB_MAX_MESSAGE_BYTES,  # whatever the producer may send is accepted (the publisher's fact)
     )
-    processed = process_and_keep_results(
-        runner, [message], deadline=_deadline(started, settings), logger=logger, cold_start=cold_start
+    results: list[MessageResult] = []  # what the dead-lettered line is labelled by (project, stage)
+    decision = process_messages(
+        runner,
+        [message],
+        deadline=_deadline(started, settings),
+        logger=logger,
+        cold_start=cold_start,
+        observe=results.extend,
     )[pushed.message_id]
-    decision, result = processed.decision, processed.result
-    parts = None if result is None else split(pushed.data, result, last_attempt=message.is_last_attempt)
+    stage = stage_of(results[0]) if results else (UNKNOWN, UNKNOWN)
+    parts = split(pushed.data, results[0], last_attempt=message.is_last_attempt) if results else None
     if parts is not None:
-        return _settle_split(pushed, parts, settings=settings, attempt=message.attempt), decision.reason
+        acked = _settle_split(pushed, parts, settings=settings, attempt=message.attempt, stage=stage)
+        return acked, decision.reason
     if decision.disposition is Disposition.DEAD_LETTER:
         return _dead_letter(
-            pushed, decision, topic=settings.dead_letter_topic, attempt=message.attempt
+            pushed, decision, topic=settings.dead_letter_topic, attempt=message.attempt, stage=stage
         ), decision.reason
     return decision.disposition is Disposition.ACK, decision.reason
 
 
-def _settle_split(pushed: PushedMessage, parts: Split, *, settings: FunctionSettings, attempt: int) -> bool:
+def _settle_split(
+    pushed: PushedMessage, parts: Split, *, settings: FunctionSettings, attempt: int, stage: tuple[str, str]
+) -> bool:
     """Only the failed tasks come back (functions.pubsub_batches): republish those with attempts left, dead-letter
     those without, then ack the original (True). Without RUNNER_TOPIC / RUNNER_DEAD_LETTER_TOPIC to do that: nack
     the whole message (False), as a message of one task would be."""
@@ -187,11 +199,13 @@ def _settle_split(pushed: PushedMessage, parts: Split, *, settings: FunctionSett
         own = replace(
             pushed, data=parts.dead_letter, attributes={**pushed.attributes, "task_count": str(parts.dead_letter_tasks)}
         )
-        _dead_letter(own, parts.dead_letter_decision, topic=settings.dead_letter_topic, attempt=attempt)
+        _dead_letter(own, parts.dead_letter_decision, topic=settings.dead_letter_topic, attempt=attempt, stage=stage)
     return True
 
 
-def _dead_letter(pushed: PushedMessage, decision: Decision, *, topic: str, attempt: int) -> bool:
+def _dead_letter(
+    pushed: PushedMessage, decision: Decision, *, topic: str, attempt: int, stage: tuple[str, str]
+) -> bool:
     """Publish a permanent failure to the dead-letter topic (True: stored, ack). Without a topic, False (nack) so
     the subscription's own dead-letter policy takes it after max_delivery_attempts."""
     from functions.publishers.dead_letter import SOURCE_SUBSCRIPTION, DeadLetter
@@ -217,7 +231,15 @@ def _dead_letter(pushed: PushedMessage, decision: Decision, *, topic: str, attem
     publish_dead_letter(topic, letter, original_attributes=pushed.attributes)
     logger.warning(
         "dead-lettered",
-        extra={"event": "dead_lettered", "message_id": pushed.message_id, "topic": topic, "reason": reason},
+        extra={
+            "event": "dead_lettered",
+            "message_id": pushed.message_id,
+            "topic": topic,
+            "reason": reason,
+            # What the log-based metric of dead letters is labelled by (the outcome lines' field names).
+            "project_hash": stage[0],
+            "stage_uuid": stage[1],
+        },
     )
     return True
 

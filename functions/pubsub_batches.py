@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
-from runner_core.disposition import Decision, Disposition, decide
+from runner_core.disposition import Decision, decide
 from runner_core.outcomes import MessageResult, TaskOutcome
 
 PRIOR_ATTEMPTS = "runner_prior_attempts"
@@ -77,13 +77,13 @@ def split(body: bytes, result: MessageResult, *, last_attempt: bool) -> Split | 
     envelope = _envelope(body)
     if envelope is None:
         return None
-    # The reason is the core's (runner_core.disposition.decide), for the dead-lettered tasks alone.
-    reason = decide(MessageResult(result.message_id, tuple(dead))).reason if dead else None
+    # The core's decision (runner_core.disposition.decide) for the dead-lettered tasks alone: its reason names them.
+    dead_decision = decide(MessageResult(result.message_id, tuple(dead)), last_attempt=last_attempt)
     return Split(
         retry=_only(envelope, retry),
         # Every task gave up: the dead letter is the message as it came (byte for byte, for people and redrives).
         dead_letter=body if len(dead) == len(result.tasks) else _only(envelope, dead),
-        dead_letter_decision=Decision(Disposition.DEAD_LETTER, reason),
+        dead_letter_decision=dead_decision,
         retry_tasks=len(retry),
         dead_letter_tasks=len(dead),
     )
