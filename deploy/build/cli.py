@@ -29,6 +29,14 @@ class Architecture(StrEnum):
 AgentOption = Annotated[str, typer.Option("--agent", help="Your runner as package.module:attr (RUNNER_TARGET).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Output folder (created when missing).")]
 AgentDirOption = Annotated[Path, typer.Option("--agent-dir", help="Folder holding the agent's top-level package.")]
+RequirementsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--requirements",
+        help="The agent's requirements (requirements.txt or pyproject.toml). Default: the nearest one next to the "
+        "agent, from its module's folder up to --agent-dir. Install them here first: the build pins these versions.",
+    ),
+]
 
 
 @app.command("aws")
@@ -36,6 +44,7 @@ def aws(
     agent: AgentOption,
     out: OutOption,
     agent_dir: AgentDirOption = Path("."),
+    requirements: RequirementsOption = None,
     python_version: Annotated[str, typer.Option(help="Lambda runtime Python version.")] = "3.12",
     architecture: Annotated[Architecture, typer.Option(help="Lambda architecture.")] = Architecture.X86_64,
     wheelhouse: Annotated[
@@ -67,6 +76,7 @@ def aws(
             agent=AgentTarget.parse(agent),
             out_dir=out,
             agent_dir=agent_dir,
+            requirements=requirements,
             platform=TargetPlatform(python_version=python_version, architecture=arch),
             dependencies=source,
             wheelhouse=wheelhouse,
@@ -78,9 +88,13 @@ def aws(
 
 
 @app.command("gcp")
-def gcp(agent: AgentOption, out: OutOption, agent_dir: AgentDirOption = Path(".")) -> None:
+def gcp(
+    agent: AgentOption, out: OutOption, agent_dir: AgentDirOption = Path("."), requirements: RequirementsOption = None
+) -> None:
     """Cloud Functions gen2 source zip: main.py, our packages, your agent and a pinned requirements.txt."""
-    result = _run(lambda: build_gcp(agent=AgentTarget.parse(agent), out_dir=out, agent_dir=agent_dir))
+    result = _run(
+        lambda: build_gcp(agent=AgentTarget.parse(agent), out_dir=out, agent_dir=agent_dir, requirements=requirements)
+    )
     _summarise(result, title="Cloud Functions source zip")
 
 

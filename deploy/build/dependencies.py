@@ -92,7 +92,7 @@ def resolve_installed(
     dependencies it needs. A requirement that applies but is not installed is an error: pins must be known.
     """
     found: dict[str, metadata.Distribution] = {}
-    pending = [(requirement, frozenset(requirement.extras)) for requirement in requirements]
+    pending = [(r, frozenset(r.extras)) for r in requirements if _applies(r.marker, environment, frozenset())]
     while pending:
         requirement, extras = pending.pop()
         name = canonicalize_name(requirement.name)
@@ -102,6 +102,11 @@ def resolve_installed(
             dist = metadata.distribution(requirement.name)
         except metadata.PackageNotFoundError as exc:
             raise DependencyError(f"{requirement.name} is required but not installed in this environment") from exc
+        if requirement.specifier and not requirement.specifier.contains(dist.version, prereleases=True):
+            raise DependencyError(
+                f"{requirement} is required but this environment has {dist.metadata['Name']} {dist.version}; "
+                "install the requirements here first, so the artifact pins the versions you tested"
+            )
         found[name] = dist
         for line in dist.requires or []:
             child = Requirement(line)

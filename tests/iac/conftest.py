@@ -14,7 +14,7 @@ from deploy.build.builder import LAMBDA_ZIP
 from deploy.build.cli import app as build_app
 from deploy.local import components
 from deploy.local.processes import ManagedProcess
-from tests.iac.iac_tools import FIXTURE_AGENT, FIXTURES, REPO, TERRAFORM_DIR, Terraform, find_plugin_dir
+from tests.iac.iac_tools import DEPS_AGENT, FIXTURE_AGENT, FIXTURES, REPO, TERRAFORM_DIR, Terraform, find_plugin_dir
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +51,19 @@ def site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = CliRunner().invoke(
         build_app,
         ["aws", "--agent", FIXTURE_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return out / LAMBDA_ZIP
+
+
+@pytest.fixture(scope="session")
+def deps_site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Lambda zip of the agent with its own requirements (found next to it) and helper package."""
+    out = tmp_path_factory.mktemp("aws-deps")
+    result = CliRunner().invoke(
+        build_app,
+        ["aws", "--agent", DEPS_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output

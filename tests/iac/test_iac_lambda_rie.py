@@ -13,6 +13,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from deploy.local.errors import ComponentUnavailableError
 from deploy.local.processes import free_port
 from encord_emulator.testing import RunningEmulator, run_emulator
 from runner_core.messages import encode_envelope
-from tests.iac.iac_tools import FIXTURE_AGENT, REPO
+from tests.iac.iac_tools import DEPS_AGENT, FIXTURE_AGENT, REPO
 
 pytestmark = pytest.mark.iac
 
@@ -58,12 +59,30 @@ def _lambda_runtime_dir(target: Path) -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class Unpacked:
+    root: Path
+    target: str
+
+
+def _unpack(archive_path: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(archive_path) as archive:
+        archive.extractall(dest)
+    return dest
+
+
 @pytest.fixture
 def task_root(site_packages_zip: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "task"
-    with zipfile.ZipFile(site_packages_zip) as archive:
-        archive.extractall(root)
-    return root
+    return _unpack(site_packages_zip, tmp_path / "task")
+
+
+@pytest.fixture(
+    params=[("site_packages_zip", FIXTURE_AGENT), ("deps_site_packages_zip", DEPS_AGENT)],
+    ids=["plain-agent", "agent-with-own-requirements"],
+)
+def unpacked(request: pytest.FixtureRequest, tmp_path: Path) -> Unpacked:
+    zip_fixture, target = request.param
+    return Unpacked(root=_unpack(request.getfixturevalue(zip_fixture), tmp_path / "task"), target=target)
 
 
 @pytest.fixture
@@ -85,7 +104,7 @@ def _ssh_key_secret(moto_url: str, emu: RunningEmulator) -> str:
     return arn
 
 
-def _environment(task_root: Path, runtime: Path, emu: RunningEmulator, *, moto_url: str) -> dict[str, str]:
+def _environment(task_root: Path, runtime: Path, emu: RunningEmulator, *, moto_url: str, target: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "TMPDIR", "HOME")}
     return {
         **keep,
@@ -98,7 +117,7 @@ def _environment(task_root: Path, runtime: Path, emu: RunningEmulator, *, moto_u
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "NO_PROXY": "127.0.0.1,localhost",
-        "RUNNER_TARGET": FIXTURE_AGENT,
+        "RUNNER_TARGET": target,
         "RUNNER_MAX_ATTEMPTS": "5",
         "ENCORD_DOMAIN": emu.url,
         # As deployed: the key comes from Secrets Manager by ARN (Powertools in the zip, boto3 from the runtime).
@@ -147,8 +166,9 @@ def test_unpacked_zip_imports_functions_aws_without_the_checkout(task_root: Path
 
 
 def test_golden_sqs_event_runs_inside_the_lambda_rie(
-    task_root: Path, tmp_path: Path, emulator: RunningEmulator, moto_url: str
+    unpacked: Unpacked, tmp_path: Path, emulator: RunningEmulator, moto_url: str
 ) -> None:
+    task_root = unpacked.root
     rie = _rie_binary()
     runtime = _lambda_runtime_dir(tmp_path / "runtime")
     port = free_port()
@@ -162,7 +182,7 @@ def test_golden_sqs_event_runs_inside_the_lambda_rie(
     process = subprocess.Popen(
         command,
         cwd=task_root,
-        env=_environment(task_root, runtime, emulator, moto_url=moto_url),
+        env=_environment(task_root, runtime, emulator, moto_url=moto_url, target=unpacked.target),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: RIE leaves a defunct child when killed alone
