@@ -152,6 +152,15 @@ class RunnerBase:
                 )
             seen[resolved.uuid] = agent
 
+    def warm_up(self) -> int:
+        """Create every agent's instance-scoped dependencies now, before the first task (a cold start's import phase,
+        SnapStart's before-snapshot hook); returns how many this process holds. Honours `dependency_overrides`."""
+        from runner_core.di.instance import process_instances
+
+        return process_instances().warm(
+            [agent.dependant for agent in self._agents], overrides=self.dependency_overrides or None
+        )
+
     def get_agent_stages(self) -> Iterable[AgentStage]:
         """The `AgentStage` objects of the stages this runner has an agent for (resolves the project)."""
         project = self.resolve_project()
