@@ -27,6 +27,7 @@ from deploy.build.dependencies import (
     unpack_wheels,
 )
 from deploy.build.errors import BuildError, DependencyError, PackageTooLargeError
+from deploy.build.image import DOCKERFILE, IMAGE_LIMIT_BYTES, context_entries, tree_digest, write_image_context
 from deploy.build.preflight import check_in_artifact, link_distributions, stage_code
 from deploy.build.report import LAMBDA_UNZIPPED_LIMIT_BYTES, SizeReport, size_report
 from deploy.build.sources import AgentTarget, agent_entries, runtime_package_entries, top_level_names
@@ -64,11 +65,15 @@ def build_aws(
     dependencies: DependencySource = DependencySource.DOWNLOAD,
     wheelhouse: Path | None = None,
     bundle_boto3: bool = False,
-    max_unzipped_bytes: int = LAMBDA_UNZIPPED_LIMIT_BYTES,
+    image: bool = False,
+    max_unzipped_bytes: int | None = None,
 ) -> BuildResult:
     """Build `out_dir/lambda.zip`: our code, the agent's package, and Linux wheels for our and the agent's
-    requirements. Raises before writing when the agent does not load (AgentCheckError) or the unzipped size is
-    over `max_unzipped_bytes` (PackageTooLargeError)."""
+    requirements; with `image`, the same tree as a container build context in `out_dir/image/` instead.
+    Raises before writing when the agent does not load (AgentCheckError) or the unzipped size is over
+    `max_unzipped_bytes` (default: Lambda's limit, 250 MB for a zip, 10 GB for an image) (PackageTooLargeError)."""
+    if max_unzipped_bytes is None:
+        max_unzipped_bytes = IMAGE_LIMIT_BYTES if image else LAMBDA_UNZIPPED_LIMIT_BYTES
     platform = platform or TargetPlatform()
     exclude = frozenset() if bundle_boto3 else LAMBDA_RUNTIME_PROVIDED
     environment = _environment_for(dependencies, platform)
@@ -88,8 +93,12 @@ def build_aws(
             wheels = download_wheels(pins=pins, platform=platform, dest=Path(scratch) / "wheels", wheelhouse=wheelhouse)
             entries += unpack_wheels(wheels, staging=Path(scratch) / "site")
         _check_size(entries, limit=max_unzipped_bytes)
-        artifact = out_dir / LAMBDA_ZIP
-        zipped = write_reproducible_zip(entries, artifact)
+        if image:
+            artifact = write_image_context(entries, out_dir, platform)
+            zipped = context_entries(artifact.parent)
+        else:
+            artifact = out_dir / LAMBDA_ZIP
+            zipped = write_reproducible_zip(entries, artifact)
     manifest = _manifest(
         "aws",
         agent,
@@ -216,14 +225,15 @@ def _manifest(
 
 
 def _finish(artifact: Path, zipped: list[ZippedEntry], manifest: dict[str, object], out_dir: Path) -> BuildResult:
-    digest = sha256_of(artifact)
+    is_context = artifact.name == DOCKERFILE
+    digest = tree_digest(artifact.parent) if is_context else sha256_of(artifact)
     report = size_report(zipped)
     manifest = {
         **manifest,
-        "artifact": artifact.name,
+        "artifact": artifact.relative_to(out_dir).as_posix(),
         "sha256": digest,
         "unzipped_bytes": report.total_size,
-        "zipped_bytes": artifact.stat().st_size,
+        "zipped_bytes": None if is_context else artifact.stat().st_size,
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return BuildResult(artifact=artifact, sha256=digest, report=report, manifest=manifest)

@@ -13,7 +13,7 @@ from rich.console import Console
 from deploy.build.builder import BuildResult, DependencySource, build_aws, build_gcp
 from deploy.build.dependencies import TargetPlatform
 from deploy.build.errors import BuildError
-from deploy.build.report import LAMBDA_UNZIPPED_LIMIT_BYTES, render
+from deploy.build.report import render
 from deploy.build.sources import AgentTarget
 
 app = typer.Typer(no_args_is_help=True, help="Build deployable artifacts (Lambda zip, Cloud Functions source zip).")
@@ -58,11 +58,16 @@ def aws(
         bool, typer.Option("--no-deps", help="Package our code and the agent only (deps from a layer).")
     ] = False,
     bundle_boto3: Annotated[bool, typer.Option(help="Bundle boto3/botocore instead of the runtime's.")] = False,
+    image: Annotated[
+        bool,
+        typer.Option(help="Write a container build context (OUT/image: Dockerfile + task/) instead of a zip."),
+    ] = False,
     max_unzipped_mb: Annotated[
-        float, typer.Option(help="Fail above this unzipped size (Lambda's limit is 250).")
-    ] = LAMBDA_UNZIPPED_LIMIT_BYTES / 1024 / 1024,
+        float | None,
+        typer.Option(help="Fail above this unzipped size (Lambda's limits: 250 for a zip, 10240 for an image)."),
+    ] = None,
 ) -> None:
-    """Lambda zip: runner_core, functions, your agent and Linux wheels for the target runtime."""
+    """Lambda zip (or, with --image, a container build context): our code, your agent, Linux wheels for the target."""
     if from_site_packages and no_deps:
         raise typer.BadParameter("--from-site-packages and --no-deps exclude each other")
     if from_site_packages:
@@ -81,10 +86,11 @@ def aws(
             dependencies=source,
             wheelhouse=wheelhouse,
             bundle_boto3=bundle_boto3,
-            max_unzipped_bytes=int(max_unzipped_mb * 1024 * 1024),
+            image=image,
+            max_unzipped_bytes=None if max_unzipped_mb is None else int(max_unzipped_mb * 1024 * 1024),
         )
     )
-    _summarise(result, title="Lambda zip")
+    _summarise(result, title="Lambda image build context" if image else "Lambda zip")
 
 
 @app.command("gcp")

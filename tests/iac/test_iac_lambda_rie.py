@@ -24,6 +24,7 @@ from encord.workflow.stages.agent import AgentStage
 from packaging.requirements import Requirement
 
 from deploy.build.dependencies import resolve_installed
+from deploy.build.image import DOCKERFILE, TASK_DIR
 from deploy.local import components
 from deploy.local.errors import ComponentUnavailableError
 from deploy.local.processes import free_port
@@ -63,6 +64,7 @@ def _lambda_runtime_dir(target: Path) -> Path:
 class Unpacked:
     root: Path
     target: str
+    handler: str = "functions.aws.consume"
 
 
 def _unpack(archive_path: Path, dest: Path) -> Path:
@@ -76,13 +78,27 @@ def task_root(site_packages_zip: Path, tmp_path: Path) -> Path:
     return _unpack(site_packages_zip, tmp_path / "task")
 
 
+def _image_cmd(dockerfile: Path) -> str:
+    """The handler the image runs: its CMD, as Lambda reads it."""
+    cmd = next(line for line in dockerfile.read_text().splitlines() if line.startswith("CMD "))
+    handler: str = json.loads(cmd.removeprefix("CMD "))[0]
+    return handler
+
+
 @pytest.fixture(
-    params=[("site_packages_zip", FIXTURE_AGENT), ("deps_site_packages_zip", DEPS_AGENT)],
-    ids=["plain-agent", "agent-with-own-requirements"],
+    params=[
+        ("site_packages_zip", FIXTURE_AGENT),
+        ("deps_site_packages_zip", DEPS_AGENT),
+        ("deps_image_context", DEPS_AGENT),
+    ],
+    ids=["plain-agent", "agent-with-own-requirements", "image-context"],
 )
 def unpacked(request: pytest.FixtureRequest, tmp_path: Path) -> Unpacked:
-    zip_fixture, target = request.param
-    return Unpacked(root=_unpack(request.getfixturevalue(zip_fixture), tmp_path / "task"), target=target)
+    fixture, target = request.param
+    built: Path = request.getfixturevalue(fixture)
+    if built.is_dir():  # an image build context: its task/ tree is what COPY puts into LAMBDA_TASK_ROOT
+        return Unpacked(root=built / TASK_DIR, target=target, handler=_image_cmd(built / DOCKERFILE))
+    return Unpacked(root=_unpack(built, tmp_path / "task"), target=target)
 
 
 @pytest.fixture
@@ -178,7 +194,7 @@ def test_golden_sqs_event_runs_inside_the_lambda_rie(
     # Both ports free and explicit: RIE's runtime API default (9001) clashes with any other RIE on the machine.
     command = [str(rie), "--runtime-interface-emulator-address", f"127.0.0.1:{port}"]
     command += ["--runtime-api-address", f"127.0.0.1:{free_port()}"]
-    command += [sys.executable, "-S", "-m", "awslambdaric", "functions.aws.consume"]
+    command += [sys.executable, "-S", "-m", "awslambdaric", unpacked.handler]
     process = subprocess.Popen(
         command,
         cwd=task_root,
