@@ -9,14 +9,16 @@ import pytest
 
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import Stack
-from deploy.local.testing import start_path
+from deploy.local.testing import DEMO_AGENT, start_path
 
 STAGE_OF_PATHWAY = {"annotate": "Annotate", "skip": "Complete"}
 ANSWER_OF_PATHWAY = {"annotate": "bright", "skip": "dark"}
 
 
-def _check_demo_run(cloud: str, stack: Stack, *, fifo: bool = False, raw_push: bool = False) -> None:
-    run = start_path(stack, cloud, seed=DEMO_SEED, fifo=fifo, gcp_raw_push=raw_push)
+def _check_demo_run(
+    cloud: str, stack: Stack, *, fifo: bool = False, raw_push: bool = False, target: str = DEMO_AGENT
+) -> None:
+    run = start_path(stack, cloud, seed=DEMO_SEED, target=target, fifo=fifo, gcp_raw_push=raw_push)
     tasks = run.tasks()
     assert len(tasks) == 28
     assert {t.stage for t in tasks} == {"pre-label"}
@@ -48,6 +50,13 @@ def _check_demo_run(cloud: str, stack: Stack, *, fifo: bool = False, raw_push: b
 def test_demo_project_through_each_cloud_path(cloud_stack: tuple[str, Stack]) -> None:
     cloud, stack = cloud_stack
     _check_demo_run(cloud, stack)
+
+
+@pytest.mark.timeout(120)
+def test_ml_example_labels_the_demo_through_each_cloud_path(cloud_stack: tuple[str, Stack]) -> None:
+    """examples/ml: the same answers from a real onnxruntime model, loaded once per function instance."""
+    cloud, stack = cloud_stack
+    _check_demo_run(cloud, stack, target="examples.ml.agent:runner")
 
 
 @pytest.mark.timeout(120)
