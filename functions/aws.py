@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from functions import secrets
+from functions import _snapstart, secrets
 from functions._consume import Verdict, deadline_within, max_attempts, process_messages
 from functions._disposition import Disposition
 from functions._logging import take_cold_start
@@ -47,6 +47,7 @@ FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
 # The shared modules log through the stdlib; give them the same JSON format and fields.
 copy_config_to_registered_loggers(source_logger=logger, include={"functions", "runner_core"})
+_snapstart.register()  # SnapStart inits only: warm up before the snapshot, refresh what must not be shared after
 
 
 def _use_secret_key() -> None:

@@ -17,6 +17,7 @@ from packaging.requirements import Requirement
 from deploy.build.agent_requirements import AgentRequirements, find_agent_requirements
 from deploy.build.archive import ArchiveEntry, ZippedEntry, sha256_of, write_reproducible_zip
 from deploy.build.dependencies import (
+    LAMBDA_RUNTIME_HOOKS,
     LAMBDA_RUNTIME_PROVIDED,
     TargetPlatform,
     download_wheels,
@@ -75,7 +76,7 @@ def build_aws(
     if max_unzipped_bytes is None:
         max_unzipped_bytes = IMAGE_LIMIT_BYTES if image else LAMBDA_UNZIPPED_LIMIT_BYTES
     platform = platform or TargetPlatform()
-    exclude = frozenset() if bundle_boto3 else LAMBDA_RUNTIME_PROVIDED
+    exclude = LAMBDA_RUNTIME_HOOKS | (frozenset() if bundle_boto3 else LAMBDA_RUNTIME_PROVIDED)
     environment = _environment_for(dependencies, platform)
     agent_requirements = find_agent_requirements(agent, agent_dir=agent_dir, explicit=requirements)
     dists = resolve_installed(
@@ -84,7 +85,9 @@ def build_aws(
     pins = pinned_lines(dists)
     with tempfile.TemporaryDirectory(prefix="runner-core-build-") as scratch:
         code = [*runtime_package_entries(), *agent_entries(agent, search_dir=agent_dir)]
-        provided = {} if bundle_boto3 else _installed_runtime_provided()
+        provided = _installed_runtime_provided(
+            LAMBDA_RUNTIME_HOOKS | (frozenset() if bundle_boto3 else LAMBDA_RUNTIME_PROVIDED)
+        )
         stages = _check_agent(agent, code=code, dists={**provided, **dists}, scratch=Path(scratch))
         entries = list(code)
         if dependencies is DependencySource.SITE_PACKAGES:
@@ -150,10 +153,10 @@ def _check_agent(
     return check_in_artifact(str(agent), python_path=python_path, cwd=empty)
 
 
-def _installed_runtime_provided() -> dict[str, metadata.Distribution]:
+def _installed_runtime_provided(names: frozenset[str]) -> dict[str, metadata.Distribution]:
     """What the Lambda runtime provides (boto3 and its dependencies), as installed here, for the agent check."""
     try:
-        return resolve_installed([Requirement(name) for name in sorted(LAMBDA_RUNTIME_PROVIDED)], environment={})
+        return resolve_installed([Requirement(name) for name in sorted(names)], environment={})
     except DependencyError:
         return {}  # not installed here: an agent importing boto3 then fails the check, as it should not be unseen
 

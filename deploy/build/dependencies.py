@@ -26,9 +26,11 @@ from deploy.build.sources import is_excluded, tree_entries
 
 _PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
-# Already in the AWS Lambda Python runtime. Bundling them adds ~25 MB unzipped for no gain at our usage
+# Already in the AWS Lambda Python runtime. Bundling boto3 adds ~25 MB unzipped for no gain at our usage
 # (SQS send, Secrets Manager get); pass `--bundle-boto3` to pin your own SDK version instead.
 LAMBDA_RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# Never bundled: the runtime's own copy holds the hook registry it runs at a SnapStart snapshot and restore.
+LAMBDA_RUNTIME_HOOKS = frozenset({"snapshot-restore-py"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,8 @@ def load_model() -> BrightnessModel:
 def pre_label(
     label_row: LabelRowV2,
     frame: Annotated[NDArray[np.uint8], Depends(dep_single_frame)],
-    model: Annotated[BrightnessModel, Depends(load_model, scope="instance")],
+    # Kept across a SnapStart restore: weights are data; the snapshot exists so restored instances skip this load.
+    model: Annotated[BrightnessModel, Depends(load_model, scope="instance", on_restore="keep")],
 ) -> TaskAgentReturnStruct:
     answer, _probability = model.predict(frame)
     set_brightness(label_row, answer)

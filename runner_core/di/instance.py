@@ -3,8 +3,9 @@
 A model, a tokenizer or an HTTP session loads on the first task that needs it (or ahead of it, with `warm`) and is
 kept until the instance shuts down. Creation is thread-safe: concurrent first uses on several threads (and event
 loops) wait for one creation instead of each loading its own copy. Generator dependencies are torn down, newest
-first, by `close()`: at interpreter exit (registered with `atexit` on first use), or by a runtime hook (SnapStart's
-after-restore hook re-creates them with `reset()`).
+first, by `close()`: at interpreter exit (registered with `atexit` on first use). After a SnapStart restore,
+`after_restore()` tears down and forgets the values declared `on_restore="recreate"` (the default) and keeps the
+`on_restore="keep"` ones (model weights).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from runner_core.di.dependant import CallKind, Dependant, replaced
 from runner_core.di.errors import DependencyResolutionError, DIError
-from runner_core.di.params import Scope
+from runner_core.di.params import OnRestore, Scope
 
 logger = logging.getLogger("runner_core")
 
@@ -35,10 +36,11 @@ class InstanceScope:
     """The values of instance-scoped dependencies of one process."""
 
     def __init__(self) -> None:
-        self._values: dict[_Key, Any] = {}
+        self._values: dict[_Key, Any] = {}  # in creation order: teardown runs in reverse
+        self._policies: dict[_Key, OnRestore] = {}
+        self._teardowns: dict[_Key, Callable[[], object]] = {}
         self._key_locks: dict[_Key, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._teardowns = contextlib.ExitStack()
         self._exit_registered = False
 
     def created(self, dependant: Dependant, *, overrides: Overrides | None = None) -> Any:
@@ -62,8 +64,10 @@ class InstanceScope:
                 str(sub.name): self.value(sub, overrides=overrides, path=(*path, str(sub.name)))
                 for sub in node.dependencies
             }
-            value = self._create(node, kwargs, path)
-            self._values[key] = value
+            value = self._create(node, key, kwargs, path)
+            with self._lock:
+                self._values[key] = value
+                self._policies[key] = node.on_restore
             self._register_exit()
             return value
 
@@ -76,28 +80,38 @@ class InstanceScope:
 
     def close(self) -> None:
         """Tear down generator dependencies (newest first) and forget every value; the next use re-creates it."""
-        with self._lock:
-            teardowns, self._teardowns = self._teardowns, contextlib.ExitStack()
-            self._values.clear()
-            self._key_locks.clear()
-        try:
-            teardowns.close()
-        except Exception:  # shutdown continues: one failing teardown must not hide the others' work
-            logger.exception("teardown of an instance-scoped dependency failed")
+        self._forget(lambda key: True)
 
-    reset = close  # the after-restore spelling: values made before a snapshot must not be shared by its clones
+    def after_restore(self) -> int:
+        """Forget (tearing down) the values a restored snapshot must not share; returns how many were kept."""
+        self._forget(lambda key: self._policies.get(key) is not OnRestore.KEEP)
+        return len(self._values)
+
+    def _forget(self, which: Callable[[_Key], bool]) -> None:
+        with self._lock:
+            keys = [key for key in self._values if which(key)]
+            teardowns = [self._teardowns.pop(key) for key in reversed(keys) if key in self._teardowns]
+            for key in keys:
+                del self._values[key]
+                self._policies.pop(key, None)
+                self._key_locks.pop(key, None)
+        for teardown in teardowns:
+            try:
+                teardown()
+            except Exception:  # one failing teardown must not keep the others from running
+                logger.exception("teardown of an instance-scoped dependency failed")
 
     def _lock_for(self, key: _Key) -> threading.Lock:
         with self._lock:
             return self._key_locks.setdefault(key, threading.Lock())
 
-    def _create(self, node: Dependant, kwargs: dict[str, Any], path: tuple[str, ...]) -> Any:
+    def _create(self, node: Dependant, key: _Key, kwargs: dict[str, Any], path: tuple[str, ...]) -> Any:
         try:
             if node.kind is CallKind.SYNC_GENERATOR:
                 manager = contextlib.contextmanager(node.call)(**kwargs)
                 value = manager.__enter__()
                 with self._lock:
-                    self._teardowns.push(manager.__exit__)
+                    self._teardowns[key] = lambda: manager.__exit__(None, None, None)
                 return value
             return node.call(**kwargs)
         except DIError:

@@ -15,6 +15,13 @@ class Scope(StrEnum):
     INSTANCE = "instance"  # solved once per warm instance (process), shared by every task; teardown at shutdown
 
 
+class OnRestore(StrEnum):
+    """What an instance-scoped value does when a snapshot of the instance is restored (AWS Lambda SnapStart)."""
+
+    RECREATE = "recreate"  # torn down and made again on first use: connections, sessions, anything random or unique
+    KEEP = "keep"  # kept as snapshotted: pure data such as model weights, the point of loading before the snapshot
+
+
 @dataclass(frozen=True, slots=True)
 class DependsMarker:
     """What `Depends(...)` returns. `dependency=None` means "use the parameter's annotation as the factory"."""
@@ -22,6 +29,7 @@ class DependsMarker:
     dependency: Callable[..., Any] | None = None
     use_cache: bool = True
     scope: Scope = Scope.TASK
+    on_restore: OnRestore = OnRestore.RECREATE
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency)) if self.dependency else ""
@@ -35,6 +43,7 @@ def Depends(  # capitalised like FastAPI's, which users already know
     *,
     use_cache: bool = True,
     scope: Literal["task", "instance"] | Scope = Scope.TASK,
+    on_restore: Literal["recreate", "keep"] | OnRestore = OnRestore.RECREATE,
 ) -> Any:
     """Declare that a parameter's value is produced by `dependency`.
 
@@ -47,8 +56,11 @@ def Depends(  # capitalised like FastAPI's, which users already know
     value with every task and batch after it; the first use is thread-safe. Such a dependency must be a plain
     function or a generator function (its code after `yield` runs when the instance shuts down) and may depend only
     on other instance-scoped dependencies, never on a task's values. `dependency_overrides` replace it like any
-    other dependency.
+    other dependency. `on_restore="keep"` keeps its value across a SnapStart restore (see `OnRestore`); the default
+    re-creates it, since a value made before the snapshot is shared by every instance restored from it.
 
     Typed as returning `Any` so `x: np.ndarray = Depends(f)` type-checks, as in FastAPI.
     """
-    return DependsMarker(dependency=dependency, use_cache=use_cache, scope=Scope(scope))
+    return DependsMarker(
+        dependency=dependency, use_cache=use_cache, scope=Scope(scope), on_restore=OnRestore(on_restore)
+    )

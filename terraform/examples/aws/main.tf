@@ -67,6 +67,8 @@ module "agent" {
   consumer_ephemeral_storage_size = var.consumer_ephemeral_storage_size
   consumer_reserved_concurrency   = var.consumer_reserved_concurrency
   maximum_concurrency             = var.maximum_concurrency
+  # Python 3.12+: the consumer starts from a snapshot taken after its init (runner, model) instead of a cold init.
+  snap_start = var.snap_start
 
   batch_size        = 5
   max_receive_count = 5

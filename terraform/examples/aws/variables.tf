@@ -64,6 +64,12 @@ variable "maximum_concurrency" {
   default     = 5
 }
 
+variable "snap_start" {
+  description = "SnapStart for the consumer: versions, an alias, snapshots after init (the model loaded in them)."
+  type        = bool
+  default     = false
+}
+
 variable "runner_target" {
   description = "Your runner as package.module:attr (the build prints it as RUNNER_TARGET)."
   type        = string

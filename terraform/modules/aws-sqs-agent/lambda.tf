@@ -26,6 +26,16 @@ resource "aws_lambda_function" "consumer" {
   architectures     = [var.architecture]
   timeout           = var.consumer_timeout
   memory_size       = var.consumer_memory_size
+  # snapstart.tf: each code or configuration change publishes a version, snapshotted after its init.
+  publish = var.snap_start
+
+  dynamic "snap_start" {
+    for_each = var.snap_start ? ["PublishedVersions"] : []
+    content {
+      apply_on = snap_start.value
+    }
+  }
+
   # -1: unreserved. Reserving takes from the account's pool; the ESM's maximum_concurrency caps SQS polling.
   reserved_concurrent_executions = var.consumer_reserved_concurrency
 
@@ -68,7 +78,7 @@ resource "aws_lambda_event_source_mapping" "consumer" {
   count = local.create ? 1 : 0
 
   event_source_arn = aws_sqs_queue.this[0].arn
-  function_name    = aws_lambda_function.consumer[0].arn
+  function_name    = local.consumer_invoke_arn # the SnapStart alias when on (snapstart.tf)
   enabled          = var.event_source_mapping_enabled
   batch_size       = var.batch_size
   # FIFO queues do not support a batching window.

@@ -254,6 +254,18 @@ variable "consumer_reserved_concurrency" {
   default     = -1
 }
 
+variable "snap_start" {
+  description = "Turn on SnapStart for the consumer (python3.12+): publish versions, snapshot each after init, and invoke it through an alias."
+  type        = bool
+  default     = false
+}
+
+variable "snap_start_alias" {
+  description = "Name of the alias the queue invokes when snap_start is on (roll back by pointing it at an older version)."
+  type        = string
+  default     = "live"
+}
+
 variable "batch_size" {
   description = "Messages per invocation (event source mapping). At most 10 for FIFO; above 10 needs a batching window."
   type        = number

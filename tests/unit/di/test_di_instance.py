@@ -162,6 +162,34 @@ def on_task_scoped(tag: str = Depends(per_task)) -> str:
     return tag
 
 
+def kept_on_recreated(model: Model = Depends(load_model, scope="instance")) -> str:
+    return model.name
+
+
+def test_a_kept_value_may_not_hold_a_recreated_one() -> None:
+    def bad_agent(value: str = Depends(kept_on_recreated, scope="instance", on_restore="keep")) -> str:
+        return value
+
+    with pytest.raises(DependencyDefinitionError, match="kept across a snapshot restore but depends on model"):
+        analyze(bad_agent, agent=True)
+
+
+def test_after_restore_forgets_only_what_is_not_kept() -> None:
+    def kept_agent(
+        model: Model = Depends(load_model, scope="instance", on_restore="keep"),
+        tokenizer: str = Depends(load_tokenizer, scope="instance"),
+    ) -> str:
+        return f"{model.name}:{tokenizer}"
+
+    dependant = analyze(kept_agent, agent=True)
+    scope = InstanceScope()
+    scope.warm([dependant])
+    assert scope.after_restore() == 1
+    assert closed == ["tokenizer"], "the re-created value's teardown ran"
+    scope.warm([dependant])
+    assert loads == {"model": 1, "tokenizer": 2}
+
+
 @pytest.mark.parametrize(
     ("factory", "message"),
     [

@@ -20,6 +20,11 @@ mock_provider "aws" {
       arn = "arn:aws:lambda:eu-west-1:123456789012:function:mock"
     }
   }
+  mock_resource "aws_lambda_alias" {
+    defaults = {
+      arn = "arn:aws:lambda:eu-west-1:123456789012:function:mock:live"
+    }
+  }
   mock_resource "aws_s3_bucket" {
     defaults = {
       id = "agent-package-mock"
@@ -172,4 +177,49 @@ run "a_zip_or_an_image_not_both" {
   }
 
   expect_failures = [var.image_uri]
+}
+
+run "snap_start_publishes_versions_and_the_queue_invokes_the_alias" {
+  command = plan
+
+  variables {
+    snap_start = true
+  }
+
+  assert {
+    condition     = aws_lambda_function.consumer[0].publish && aws_lambda_function.consumer[0].snap_start[0].apply_on == "PublishedVersions"
+    error_message = "SnapStart publishes versions and snapshots them"
+  }
+  assert {
+    condition     = aws_lambda_alias.consumer[0].name == "live" && aws_lambda_alias.consumer[0].function_version == aws_lambda_function.consumer[0].version
+    error_message = "the alias points at the published version"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.consumer[0].function_name == aws_lambda_alias.consumer[0].arn
+    error_message = "the queue invokes the alias, never $LATEST"
+  }
+}
+
+run "snap_start_off_invokes_the_function" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_alias.consumer) == 0 && !aws_lambda_function.consumer[0].publish
+    error_message = "no versions or alias without SnapStart"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.consumer[0].function_name == aws_lambda_function.consumer[0].arn
+    error_message = "the queue invokes the function"
+  }
+}
+
+run "snap_start_needs_python_312" {
+  command = plan
+
+  variables {
+    snap_start = true
+    runtime    = "python3.11"
+  }
+
+  expect_failures = [aws_lambda_alias.consumer]
 }
