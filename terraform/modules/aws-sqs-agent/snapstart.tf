@@ -19,8 +19,8 @@ resource "aws_lambda_alias" "consumer" {
 
   lifecycle {
     precondition {
-      condition     = local.use_image || can(regex("^python3\\.(1[2-9]|[2-9][0-9])$", var.runtime))
-      error_message = "SnapStart for Python needs the python3.12 runtime or later."
+      condition     = !local.use_image && can(regex("^python3\\.(1[2-9]|[2-9][0-9])$", var.runtime))
+      error_message = "SnapStart here is for a zip on the python3.12 runtime or later (not an image)."
     }
   }
 }

@@ -255,7 +255,7 @@ variable "consumer_reserved_concurrency" {
 }
 
 variable "snap_start" {
-  description = "Turn on SnapStart for the consumer (python3.12+): publish versions, snapshot each after init, and invoke it through an alias."
+  description = "Turn on SnapStart for the consumer (a zip on python3.12+): publish versions, snapshot each after init, and invoke it through an alias."
   type        = bool
   default     = false
 }
