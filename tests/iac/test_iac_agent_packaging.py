@@ -77,6 +77,22 @@ def test_build_fails_with_the_functions_message_before_writing(
     assert not out.exists() or not list(out.iterdir()), "nothing is written for an agent that cannot load"
 
 
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("broken_agents.missing:runner", "'broken_agents.missing' not found"),
+        ("broken_agents.no_runner:runner", "binds no top-level 'runner' (it binds: "),
+    ],
+)
+def test_build_fails_on_a_missing_module_or_attribute_before_writing(target: str, message: str, tmp_path: Path) -> None:
+    # Found from the source, before the load check: there is nothing to pack, or no such name to load.
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["gcp", "--agent", target, "--agent-dir", str(FIXTURES), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert message in " ".join(result.output.split()), result.output
+    assert not out.exists()
+
+
 def test_a_missing_requirement_fails_with_how_to_fix(tmp_path: Path) -> None:
     (tmp_path / "lonely_agent").mkdir()
     (tmp_path / "lonely_agent" / "__init__.py").write_text("runner = None\n")
