@@ -71,6 +71,20 @@ def test_apply_and_destroy_the_aws_example_against_moto(
     secret = secrets.describe_secret(SecretId=outputs["ssh_key_secret_arn"]["value"])
     assert not secret.get("VersionIdsToStages"), "the module must not put a secret value"
 
+    # The same stack switched to a container image: both functions are replaced by image functions whose CMD is
+    # their handler, and nothing is uploaded any more.
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1"
+    applied = terraform.run(
+        "apply", "-auto-approve", "-input=false", *variables, f"-var=image_uri={image}", cwd=root, timeout=400
+    )
+    assert applied.returncode == 0, applied.stdout[-4000:] + applied.stderr[-4000:]
+    lambda_api = boto3.client("lambda", endpoint_url=moto_url, region_name=REGION)
+    for output, handler in (("consumer_function_name", "consume"), ("producer_function_name", "dispatch")):
+        config = lambda_api.get_function_configuration(FunctionName=outputs[output]["value"])
+        assert config["PackageType"] == "Image"
+        assert config["ImageConfigResponse"]["ImageConfig"]["Command"] == [f"functions.aws.{handler}"]
+    variables.append(f"-var=image_uri={image}")
+
     destroyed = terraform.run("destroy", "-auto-approve", "-input=false", *variables, cwd=root, timeout=400)
     assert destroyed.returncode == 0, destroyed.stdout[-4000:] + destroyed.stderr[-4000:]
     assert not sqs.list_queues().get("QueueUrls")
