@@ -80,12 +80,13 @@ def test_build_fails_with_the_functions_message_before_writing(
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("broken_agents.missing:runner", "'broken_agents.missing' not found"),
-        ("broken_agents.no_runner:runner", "binds no top-level 'runner' (it binds: "),
+        ("broken_agents.missing:runner", "module 'broken_agents.missing' was not found"),
+        ("broken_agents.no_runner:runner", "'broken_agents.no_runner' has no attribute 'runner'"),
+        ("no_such_package.agent:runner", "module 'no_such_package.agent' was not found"),
     ],
 )
 def test_build_fails_on_a_missing_module_or_attribute_before_writing(target: str, message: str, tmp_path: Path) -> None:
-    # Found from the source, before the load check: there is nothing to pack, or no such name to load.
+    # Found from the source before the load check (nothing to pack, no such name), in the function's own words.
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["gcp", "--agent", target, "--agent-dir", str(FIXTURES), "--out", str(out)])
     assert result.exit_code == 1, result.output
