@@ -223,3 +223,31 @@ run "snap_start_needs_python_312" {
 
   expect_failures = [aws_lambda_alias.consumer]
 }
+
+run "the_webhook_function_runs_the_same_package" {
+  command = plan
+
+  variables {
+    create_webhook_url = true
+  }
+
+  assert {
+    condition     = aws_lambda_function.webhook[0].filename == null && aws_lambda_function.webhook[0].s3_object_version == "v-mock-1"
+    error_message = "the webhook function runs the uploaded object version too"
+  }
+}
+
+run "the_webhook_function_runs_the_image" {
+  command = plan
+
+  variables {
+    create_webhook_url = true
+    package_path       = null
+    image_uri          = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1"
+  }
+
+  assert {
+    condition     = aws_lambda_function.webhook[0].package_type == "Image" && aws_lambda_function.webhook[0].image_config[0].command == tolist([var.webhook_handler])
+    error_message = "the webhook function runs the image with its own handler as CMD"
+  }
+}
