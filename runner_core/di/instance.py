@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from runner_core.di.params import OnRestore, Scope
 logger = logging.getLogger("runner_core")
 
 Overrides = Mapping[Callable[..., Any], Callable[..., Any]]
+INSTANCE_DEPENDENCY_CREATED = "instance_dependency_created"
 
 
 # A value is keyed by the callable that made it and the overrides in force: a value built on an overridden
@@ -64,7 +66,18 @@ class InstanceScope:
                 str(sub.name): self.value(sub, overrides=overrides, path=(*path, str(sub.name)))
                 for sub in node.dependencies
             }
+            started = time.perf_counter()
             value = self._create(node, key, kwargs, path)
+            # One line per creation: how often (once per instance) and how long a model load takes, in the logs.
+            logger.info(
+                "instance-scoped dependency %s created",
+                node.qualname,
+                extra={
+                    "event": INSTANCE_DEPENDENCY_CREATED,
+                    "dependency": node.qualname,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
             with self._lock:
                 self._values[key] = value
                 self._policies[key] = node.on_restore
