@@ -18,12 +18,22 @@ import os
 import random
 import sys
 import tempfile
+from typing import Protocol, runtime_checkable
 
 from functions._target import load_runner
 
 logger = logging.getLogger("runner_core")
 
 SNAP_START = "snap-start"
+
+
+@runtime_checkable
+class SnapshotAware(Protocol):
+    """What the hooks use of a runner (runner_core's runners have both); another target gets the rest only."""
+
+    def warm_up(self) -> int: ...
+
+    def refresh_client(self) -> None: ...
 
 
 def before_snapshot() -> None:
@@ -33,7 +43,7 @@ def before_snapshot() -> None:
     import runner_core.di.solver
     import runner_core.runners.pipeline  # noqa: F401
 
-    created = runner.warm_up()
+    created = runner.warm_up() if isinstance(runner, SnapshotAware) else 0
     logger.info("SnapStart: runner loaded and %d instance-scoped dependencies created before the snapshot", created)
 
 
@@ -41,7 +51,9 @@ def after_restore() -> None:
     from runner_core.client import clear_client_cache
     from runner_core.di.instance import process_instances
 
-    load_runner().refresh_client()
+    runner = load_runner()
+    if isinstance(runner, SnapshotAware):
+        runner.refresh_client()
     clear_client_cache()
     kept = process_instances().after_restore()
     tempfile.tempdir = None  # recomputed on next use, from this instance's environment
