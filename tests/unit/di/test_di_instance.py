@@ -7,11 +7,12 @@ import contextlib
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pytest
 from encord.workflow.stages.agent import AgentTask
 
+from runner_core.context import BatchScope, TaskScope
 from runner_core.di import Dependant, DependencyDefinitionError, DependencyResolutionError, Depends, analyze, solve
 from runner_core.di.instance import InstanceScope
 
@@ -69,10 +70,17 @@ def _reset() -> Iterator[None]:
     first_use.set()
 
 
+def _task_scope(task: str) -> TaskScope:
+    """A stand-in task where the runner puts the real one (the solver only hands it through)."""
+    none = cast(Any, None)
+    batch = BatchScope(project=none, stage=none, client=none, media=none, tasks=[])
+    return TaskScope(batch=batch, task=cast(Any, task))
+
+
 def _solve_and_call(dependant: Dependant, scope: InstanceScope, task: str, **kwargs: Any) -> str:
     async def one() -> str:
         async with contextlib.AsyncExitStack() as stack:
-            solved = await solve(dependant, stack=stack, values={AgentTask: task}, instances=scope, **kwargs)
+            solved = await solve(dependant, stack=stack, scope=_task_scope(task), instances=scope, **kwargs)
             return str(dependant.call(**solved))
 
     return asyncio.run(one())  # a new event loop each time, as separate batches may have
