@@ -35,7 +35,7 @@ import json, sys, time
 preload = sys.argv[1] == "preloaded"
 started = time.perf_counter()
 import functions.aws as framework
-from functions._target import load_runner
+from functions.target import load_runner
 runner = load_runner()
 if preload:
     runner.warm_up()

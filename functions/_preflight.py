@@ -16,8 +16,8 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from functions._target import load_runner
 from functions.errors import TargetLoadError
+from functions.target import load_runner
 
 
 class NetworkRefusedError(OSError):

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from typing import Protocol, runtime_checkable
 
-from functions._target import load_runner
+from functions.target import load_runner
 
 logger = logging.getLogger("runner_core")
 

@@ -106,7 +106,7 @@ def _module_file(package_root: Path, target: AgentTarget) -> Path:
 
 
 def _not_found(target: AgentTarget, where: str) -> str:
-    """The function's own load error for a missing module (functions._target), then what the build looked for."""
+    """The function's own load error for a missing module (functions.target), then what the build looked for."""
     return f"RUNNER_TARGET={str(target)!r}: module {target.module!r} was not found ({where})."
 
 
@@ -122,7 +122,7 @@ def _check_attribute(module_file: Path, target: AgentTarget) -> None:
         raise AgentNotFoundError(f"cannot read {module_file}: {exc}") from None
     names = top_level_names(tree.body)
     if target.attr not in names:
-        # Worded as the function's own load error (functions._target), then where and what the module does bind.
+        # Worded as the function's own load error (functions.target), then where and what the module does bind.
         raise AgentNotFoundError(
             f"RUNNER_TARGET={str(target)!r}: {target.module!r} has no attribute {target.attr!r}."
             f" {module_file} binds no top-level {target.attr!r}"

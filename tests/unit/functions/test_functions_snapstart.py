@@ -17,7 +17,7 @@ import snapshot_restore_py
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from functions import _snapstart, _target
+from functions import _snapstart, target
 from runner_core import Depends, QueueRunner
 from runner_core.client import clear_client_cache, get_user_client
 from runner_core.di.instance import process_instances
@@ -56,14 +56,14 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> Iterator[QueueRunner]:
     )
     monkeypatch.setenv("ENCORD_SSH_KEY", key.decode())
     monkeypatch.delenv("ENCORD_SSH_KEY_FILE", raising=False)
-    _target.clear_cache()
+    target.clear_cache()
     clear_client_cache()
     process_instances().close()
     made.clear()
     yield agents
     process_instances().close()
     clear_client_cache()
-    _target.clear_cache()
+    target.clear_cache()
 
 
 def _cached_tempdir() -> str | None:
