@@ -51,7 +51,7 @@ def site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("aws-site")
     result = CliRunner().invoke(
         build_app,
-        ["aws", "--agent", FIXTURE_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
+        ["aws", "--target", FIXTURE_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -64,7 +64,7 @@ def deps_site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("aws-deps")
     result = CliRunner().invoke(
         build_app,
-        ["aws", "--agent", DEPS_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
+        ["aws", "--target", DEPS_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -75,7 +75,7 @@ def deps_site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def deps_image_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`build aws --image` of the same agent: the container build context (Dockerfile and task/)."""
     out = tmp_path_factory.mktemp("aws-image")
-    args = ["aws", "--agent", DEPS_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"]
+    args = ["aws", "--target", DEPS_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"]
     result = CliRunner().invoke(build_app, [*args, "--image"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out / IMAGE_DIR

@@ -72,7 +72,7 @@ def test_build_fails_with_the_functions_message_before_writing(
     cloud: str, target: str, message: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    args = [cloud, "--agent", target, "--agent-dir", str(FIXTURES), "--out", str(out)]
+    args = [cloud, "--target", target, "--agent-dir", str(FIXTURES), "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--no-deps"] if cloud == "aws" else args)
     assert result.exit_code == 1, result.output
     assert message in " ".join(result.output.split()), result.output
@@ -90,7 +90,7 @@ def test_build_fails_with_the_functions_message_before_writing(
 def test_build_fails_on_a_missing_module_or_attribute_before_writing(target: str, message: str, tmp_path: Path) -> None:
     # Found from the source before the load check (nothing to pack, no such name), in the function's own words.
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["gcp", "--agent", target, "--agent-dir", str(FIXTURES), "--out", str(out)])
+    result = CliRunner().invoke(app, ["gcp", "--target", target, "--agent-dir", str(FIXTURES), "--out", str(out)])
     assert result.exit_code == 1, result.output
     assert message in " ".join(result.output.split()), result.output
     assert not out.exists()
@@ -166,7 +166,7 @@ def test_local_up_fails_before_starting_anything(
 
 def test_a_loading_agent_builds_and_the_manifest_names_its_stages(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        app, ["aws", "--agent", DEPS_AGENT, "--agent-dir", str(FIXTURES), "--out", str(tmp_path), "--no-deps"]
+        app, ["aws", "--target", DEPS_AGENT, "--agent-dir", str(FIXTURES), "--out", str(tmp_path), "--no-deps"]
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / LAMBDA_ZIP).is_file()

@@ -55,7 +55,7 @@ def test_warm_up_loads_the_model_once_for_every_later_task() -> None:
 
 
 def test_the_zip_is_over_lambdas_limit_and_says_to_use_an_image(tmp_path: Path) -> None:
-    args = ["aws", "--agent", TARGET, "--agent-dir", str(REPO), "--out", str(tmp_path), "--from-site-packages"]
+    args = ["aws", "--target", TARGET, "--agent-dir", str(REPO), "--out", str(tmp_path), "--from-site-packages"]
     result = CliRunner().invoke(build_app, args)
     assert result.exit_code == 1, result.output
     text = " ".join(result.output.split())
@@ -66,7 +66,7 @@ def test_the_zip_is_over_lambdas_limit_and_says_to_use_an_image(tmp_path: Path) 
 
 
 def test_the_image_context_holds_the_runtime_and_the_model(tmp_path: Path) -> None:
-    args = ["aws", "--agent", TARGET, "--agent-dir", str(REPO), "--out", str(tmp_path), "--from-site-packages"]
+    args = ["aws", "--target", TARGET, "--agent-dir", str(REPO), "--out", str(tmp_path), "--from-site-packages"]
     result = CliRunner().invoke(build_app, [*args, "--image"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / MANIFEST).read_text())
