@@ -27,3 +27,8 @@ output "producer_function_name" {
   description = "Invoke this function to enqueue the waiting tasks right away."
   value       = module.agent.producer_function_name
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify: subscribe your on-call address to it."
+  value       = module.agent.alarm_topic_arn
+}
