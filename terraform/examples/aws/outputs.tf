@@ -47,3 +47,8 @@ output "package_s3_object_version" {
   description = "The version the functions run (roll back by applying an older one, see README)."
   value       = module.agent.package_s3_object_version
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify: subscribe your on-call address to it."
+  value       = module.agent.alarm_topic_arn
+}
