@@ -97,9 +97,6 @@ def test_broken_agent_dead_letters_then_redrive_moves_every_task(
         extra_env={FIXED_FLAG_ENV: str(flag)},
         max_attempts=2,
         instances=1,
-        # Longer than a batch takes on a loaded machine: a message redelivered while still running would reach
-        # its receive limit and be moved by the redrive policy, without the consumer's reason.
-        visibility_timeout_s=10,
     )
     stage_uuid = agent_stage_uuid(run.control, run.project_hash)
     tasks = run.tasks()

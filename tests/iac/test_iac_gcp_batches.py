@@ -39,7 +39,8 @@ def test_the_consumer_republishes_failed_tasks_to_its_own_topic(gcp: TfModule) -
 def test_one_batch_per_instance_within_the_ack_deadline(gcp: TfModule) -> None:
     service = gcp.block(gcp.resource("google_cloudfunctions2_function", "consumer"), "service_config")
     subscription = gcp.resource("google_pubsub_subscription", "consumer")
-    assert service["max_instance_request_concurrency"] == 1
+    assert service["max_instance_request_concurrency"] == "${var.consumer_max_instance_request_concurrency}"
+    assert gcp.variables["consumer_max_instance_request_concurrency"]["default"] == 1
     assert service["max_instance_count"] == "${var.consumer_max_instance_count}"
     assert subscription["ack_deadline_seconds"] == service["timeout_seconds"] == "${var.consumer_timeout}"
     assert "RUNNER_FUNCTION_TIMEOUT_S = tostring(var.consumer_timeout)" in str(service["environment_variables"])

@@ -8,9 +8,9 @@
 # consumer counts a task's attempt as prior attempts + deliveryAttempt, so it reaches RUNNER_MAX_ATTEMPTS
 # (= max_delivery_attempts) no later than the subscription's own dead-letter policy would act.
 #
-# Sizing: one request is one batch, so the consumer serves one request per instance
-# (max_instance_request_concurrency = 1 in functions.tf) and `consumer_timeout` (= the ack deadline) must cover
-# a whole batch. At most consumer_max_instance_count x tasks_per_message tasks run at once.
+# Sizing: one request is one batch, so by default the consumer serves one request per instance
+# (consumer_max_instance_request_concurrency = 1) and `consumer_timeout` (= the ack deadline) must cover a whole
+# batch. At most consumer_max_instance_count x concurrency x tasks_per_message tasks run at once.
 ################################################################################
 
 variable "tasks_per_message" {
