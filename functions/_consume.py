@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from functions._disposition import Disposition, disposition_of, failure_reason
 from functions._logging import outcome_lines
 from functions.errors import ConfigurationError
+from functions.ledgers import attach_ledger
 from runner_core.outcomes import MessageResult, QueueMessage
 
 MAX_ATTEMPTS_ENV = "RUNNER_MAX_ATTEMPTS"
@@ -97,6 +98,7 @@ def process_messages(
         return {}
     by_id = {message.message_id: message for message in messages}
     try:
+        attach_ledger(runner)  # RUNNER_LEDGER_TABLE / RUNNER_LEDGER_COLLECTION: claim each task before running it
         results: list[MessageResult] = runner.process(messages, deadline=deadline)
     except Exception as exc:
         logger.exception(

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 QUEUE_URL_ENV = "RUNNER_QUEUE_URL"
 DLQ_URL_ENV = "RUNNER_DLQ_URL"
+MAX_QUEUE_DEPTH_ENV = "RUNNER_DISPATCH_MAX_QUEUE_DEPTH"
 FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it runs after that one"
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
@@ -254,15 +255,42 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not queue_url:
         raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
     publisher = SqsPublisher(queue_url=queue_url)
+    deadline = _deadline(context)
     if _is_http_event(event):
         raw = event.get("body") or ""
         body = base64.b64decode(raw) if event.get("isBase64Encoded") else str(raw).encode()
         headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
         answer = handle_webhook(
-            body, headers, runner=runner, publisher=publisher, secret=secrets.webhook_secret(allow_arn=True)
+            body,
+            headers,
+            runner=runner,
+            publisher=publisher,
+            secret=secrets.webhook_secret(allow_arn=True),
+            deadline=deadline,
         )
         return _http_answer(answer.status, answer.body)
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
     requested = detail.get("statuses") if isinstance(detail, dict) else None
     statuses = parse_statuses(requested) if isinstance(requested, list) else statuses_from_environment()
-    return run_dispatch(runner, publisher, statuses=statuses).as_dict()
+    depth = queue_depth_above_watermark(publisher)
+    if depth is not None:
+        logger.info("queue depth %d is above the watermark: nothing listed", depth, extra={"event": "dispatch_skipped"})
+        return {"destination": queue_url, "skipped": "queue depth above watermark", "queue_depth": depth}
+    return run_dispatch(runner, publisher, statuses=statuses, deadline=deadline).as_dict()
+
+
+def queue_depth_above_watermark(publisher: Any) -> int | None:
+    """With RUNNER_DISPATCH_MAX_QUEUE_DEPTH set: the queue's visible depth when above it (skip listing: the
+    consumers have plenty to do), else None. Approximate by nature, which is fine for a watermark."""
+    from functions._consume import env_seconds
+    from functions.publishers.sqs import sqs_client
+
+    watermark = env_seconds(MAX_QUEUE_DEPTH_ENV)
+    if watermark is None:
+        return None
+    client = publisher.client if publisher.client is not None else sqs_client()
+    attributes = client.get_queue_attributes(
+        QueueUrl=publisher.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    depth = int(attributes.get("ApproximateNumberOfMessages", 0))
+    return depth if depth > watermark else None

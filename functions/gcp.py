@@ -197,6 +197,7 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     from functions.publishers.pubsub import PubSubPublisher
     from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
+    started = time.monotonic()
     take_cold_start()
     set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
     runner = load_runner()
@@ -211,6 +212,9 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     headers = dict(request.headers.items())
     signed = any(key.lower() in {SIGNATURE_HEADER.lower(), TIMESTAMP_HEADER.lower()} for key in headers)
     if signed or (secret and not _truthy(UNSIGNED_SCHEDULE_ENV)):
-        answer = handle_webhook(request.get_data(), headers, runner=runner, publisher=publisher, secret=secret)
+        answer = handle_webhook(
+            request.get_data(), headers, runner=runner, publisher=publisher, secret=secret, deadline=_deadline(started)
+        )
         return answer.body, answer.status
-    return run_dispatch(runner, publisher, statuses=statuses_from_environment()).as_dict(), 200
+    summary = run_dispatch(runner, publisher, statuses=statuses_from_environment(), deadline=_deadline(started))
+    return summary.as_dict(), 200

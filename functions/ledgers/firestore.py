@@ -23,6 +23,13 @@ PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
 _T = TypeVar("_T")
 
 
+def _retry() -> Any:
+    """A short retry budget: a store that does not answer must become a loud fail-open in seconds, not minutes."""
+    from google.api_core.retry import Retry
+
+    return Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=CALL_TIMEOUT_S)
+
+
 def firestore_client() -> Any:
     """A Firestore client for the function's project (default database); FIRESTORE_EMULATOR_HOST makes it use the
     emulator without credentials."""
@@ -85,7 +92,7 @@ class FirestoreStore:
         def read() -> None:
             for start in range(0, len(unique), GET_ALL_CHUNK):
                 refs = [self._ref(key) for key in unique[start : start + GET_ALL_CHUNK]]
-                for snapshot in self.client.get_all(refs, timeout=CALL_TIMEOUT_S):
+                for snapshot in self.client.get_all(refs, timeout=CALL_TIMEOUT_S, retry=_retry()):
                     if snapshot.exists:
                         found[snapshot.id] = from_document(snapshot.id, snapshot.to_dict())
 
@@ -96,7 +103,7 @@ class FirestoreStore:
         self, record: LedgerRecord, *, now: float, reclaimable: frozenset[EntryState]
     ) -> LedgerRecord | None:
         def attempt() -> LedgerRecord | None:
-            snapshot = self._ref(record.key).get(timeout=CALL_TIMEOUT_S)
+            snapshot = self._ref(record.key).get(timeout=CALL_TIMEOUT_S, retry=_retry())
             current = from_document(record.key, snapshot.to_dict()) if snapshot.exists else None
             if not claimable(current, episode=record.episode, now=now, reclaimable=reclaimable):
                 return current
@@ -107,7 +114,7 @@ class FirestoreStore:
 
     def put_if_token(self, record: LedgerRecord, *, token: str) -> bool:
         def attempt() -> bool:
-            snapshot = self._ref(record.key).get(timeout=CALL_TIMEOUT_S)
+            snapshot = self._ref(record.key).get(timeout=CALL_TIMEOUT_S, retry=_retry())
             if not snapshot.exists or snapshot.to_dict().get("token") != token:
                 return False
             self._write(record, snapshot)
@@ -117,7 +124,7 @@ class FirestoreStore:
 
     def delete_if_token(self, key: str, *, token: str) -> bool:
         def attempt() -> bool:
-            snapshot = self._ref(key).get(timeout=CALL_TIMEOUT_S)
+            snapshot = self._ref(key).get(timeout=CALL_TIMEOUT_S, retry=_retry())
             if not snapshot.exists or snapshot.to_dict().get("token") != token:
                 return False
             self._conditional(
@@ -132,11 +139,13 @@ class FirestoreStore:
     def _write(self, record: LedgerRecord, snapshot: Any) -> None:
         ref = self._ref(record.key)
         if not snapshot.exists:
-            self._conditional(lambda: ref.create(to_document(record), timeout=CALL_TIMEOUT_S))
+            self._conditional(lambda: ref.create(to_document(record), timeout=CALL_TIMEOUT_S, retry=_retry()))
             return
         # A precondition on update_time: `set` takes none, `update` does (and replaces every field we store).
         option = self.client.write_option(last_update_time=snapshot.update_time)
-        self._conditional(lambda: ref.update(to_document(record), option=option, timeout=CALL_TIMEOUT_S))
+        self._conditional(
+            lambda: ref.update(to_document(record), option=option, timeout=CALL_TIMEOUT_S, retry=_retry())
+        )
 
     @staticmethod
     def _conditional(write: Callable[[], Any]) -> None:

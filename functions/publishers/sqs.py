@@ -128,4 +128,5 @@ class SqsPublisher:
             tasks=sum(messages[int(index)].task_count for index in sent),
             failed=len(messages) - len(sent),
             errors=tuple(errors),
+            unsent=tuple(index for index in range(len(messages)) if str(index) not in sent),
         )
