@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runner_core.ledger import Episode, Seen
+from runner_core.listing import ListingCursor, ResumableListing
 from runner_core.producer import SQS_MAX_MESSAGE_BYTES, OutboundMessage, TaskSource, messages_for_tasks
 
 if TYPE_CHECKING:
@@ -156,7 +157,8 @@ def _drain_stage(
     max_bytes: int,
     page_size: int,
 ) -> None:
-    listing = stage.get_tasks(status=list(statuses) if statuses else None)
+    cursor = ListingCursor.loads(ledger.read_cursor(project_hash, stage.uuid)) if ledger is not None else None
+    listing = ResumableListing(stage, statuses, cursor)
     started = time.monotonic()
     for page in _pages(listing, page_size):
         report.listed += len(page)
@@ -190,7 +192,12 @@ def _drain_stage(
         started = time.monotonic()
         if budget.exhausted():
             report.stopped_at_deadline = True
+            if ledger is not None:  # the next run continues after this page instead of listing from the start
+                resume = listing.position_after(page[-1])
+                ledger.save_cursor(project_hash, stage.uuid, resume.dumps() if resume is not None else None)
             return
+    if ledger is not None and cursor is not None:
+        ledger.save_cursor(project_hash, stage.uuid, None)  # a full pass: the next run starts from the beginning
 
 
 def _select(

@@ -89,6 +89,13 @@ def lock_key(project_hash: str, stage_uuid: UUID) -> str:
     return f"producer#{project_hash}#{stage_uuid}"
 
 
+def cursor_key(project_hash: str, stage_uuid: UUID) -> str:
+    return f"cursor#{project_hash}#{stage_uuid}"
+
+
+ALL_STATES: frozenset[EntryState] = frozenset(EntryState)
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerRecord:
     """One stored record. `token` is unique per write that takes ownership (a claim, a queued mark, a lock), so a
@@ -259,6 +266,10 @@ class Ledger(Protocol):
     ) -> ProducerLock | None: ...
 
     def release_lock(self, lock: ProducerLock) -> None: ...
+
+    def read_cursor(self, project_hash: str, stage_uuid: UUID) -> str | None: ...
+
+    def save_cursor(self, project_hash: str, stage_uuid: UUID, cursor: str | None) -> None: ...
 
 
 _pool_lock = threading.Lock()
@@ -459,6 +470,37 @@ class TaskLedger:
             self.store.delete_if_token(lock.key, token=lock.token)
         except LedgerUnavailableError as exc:  # the lease runs out on its own
             self._unavailable("release_lock", exc, after_the_fact=True)
+
+    def read_cursor(self, project_hash: str, stage_uuid: UUID) -> str | None:
+        """Where the last producer run of this stage stopped (None: start from the beginning)."""
+        key = cursor_key(project_hash, stage_uuid)
+        try:
+            self.counters.add("store_requests")
+            record = self.store.get_many([key]).get(key)
+        except LedgerUnavailableError as exc:
+            self._unavailable("read_cursor", exc, after_the_fact=True)
+            return None
+        if record is None or not record.live(self._clock()):
+            return None
+        return record.episode or None
+
+    def save_cursor(self, project_hash: str, stage_uuid: UUID, cursor: str | None) -> None:
+        """Only the lock holder writes it, so the write is unconditional (any state is taken over)."""
+        now = self._clock()
+        until = now + self.settings.queued_window_s
+        record = LedgerRecord(
+            key=cursor_key(project_hash, stage_uuid),
+            episode=cursor or "",
+            state=EntryState.DONE,
+            until=until,
+            token=uuid.uuid4().hex,
+            expires_at=self._expires(until),
+        )
+        try:
+            self.counters.add("store_requests")
+            self.store.put_if_claimable(record, now=now, reclaimable=ALL_STATES)
+        except LedgerUnavailableError as exc:
+            self._unavailable("save_cursor", exc, after_the_fact=True)
 
     # --- helpers -----------------------------------------------------------------------------------------------
 
