@@ -149,10 +149,11 @@ class LedgerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNNER_LEDGER_", extra="ignore")
 
     lease_margin_s: float = Field(
-        default=60.0,
+        default=15.0,
         ge=0,
-        description="A claim lasts until the invocation's deadline plus this margin; keep deadline + margin below "
-        "the queue's visibility timeout / ack deadline so a crashed worker's message is taken over.",
+        description="A claim lasts until the invocation's deadline plus this margin (at least the deadline margin, "
+        "so it outlives the invocation); keep the function timeout plus it below the visibility timeout so a crashed "
+        "worker's message is taken over.",
     )
     default_lease_s: float = Field(default=900.0, gt=0, description="The lease when the caller gives no deadline.")
     held_recheck_s: float = Field(

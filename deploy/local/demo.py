@@ -1,14 +1,16 @@
 """`runner-core local demo`: the example agent over the demo project, through the AWS path and then the GCP path.
 
 Starts the Encord emulator seeded with examples/demo/project.yaml, deploys the example agent as the consumer and
-producer functions of each path, enqueues the waiting tasks with the producer, shows them flow, prints a summary,
-writes an HTML report, and stops everything.
+producer functions of each path with a task ledger (DynamoDB on moto, the Firestore emulator), runs the producer
+several times while tasks are in flight, shows them flow, prints a summary (with agent runs per task), writes an HTML
+report, and stops everything.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,9 +25,19 @@ from deploy.local.errors import ComponentUnavailableError, LocalStackError
 from deploy.local.outcomes import read_outcomes, summarise
 from deploy.local.report import PATH_TITLES, PathResult, write_report
 from deploy.local.seeds import DEMO_SEED
-from deploy.local.stack import AwsPath, AwsPathConfig, EncordAccess, GcpPath, GcpPathConfig, Stack, new_run_dir
+from deploy.local.stack import (
+    LEDGER_AWS_CONFIG,
+    AwsPath,
+    EncordAccess,
+    GcpPath,
+    GcpPathConfig,
+    Stack,
+    new_run_dir,
+)
 
 AGENT_STAGE = "pre-label"
+PRODUCER_RUNS = 3  # the producer runs again while tasks are queued and in flight
+PRODUCER_INTERVAL_S = 1.0
 CLASSIFICATION = "brightness"
 
 
@@ -56,6 +68,34 @@ def _watch(
     raise LocalStackError(f"{label}: tasks still waiting after {timeout_s:.0f} s")
 
 
+class _RepeatedProducer(threading.Thread):
+    """Runs the producer function `runs` times, `interval_s` apart, as a schedule tick and Encord's repeated
+    webhook do in production while tasks are still queued or running: the task ledger keeps it to one agent run
+    per task."""
+
+    def __init__(self, path: AwsPath | GcpPath, *, runs: int, interval_s: float) -> None:
+        super().__init__(name="demo-producer", daemon=True)
+        self.path, self.total, self.interval_s = path, runs, interval_s
+        self.runs = self.published = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for index in range(self.total):
+                if index:
+                    time.sleep(self.interval_s)
+                summary = self.path.dispatch()
+                self.runs += 1
+                self.published += int(summary.get("tasks", 0)) if isinstance(summary, dict) else 0
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise LocalStackError(f"the producer failed: {self.error}") from self.error
+
+
 def run_path(
     *, name: str, path: AwsPath | GcpPath, encord: EncordAccess, console: Console, timeout_s: float
 ) -> PathResult:
@@ -65,7 +105,8 @@ def run_path(
     control.reset(state=False, requests=True, faults=False)
     result = PathResult(name=name, tasks=total)
     started = time.monotonic()
-    path.dispatch()
+    producer = _RepeatedProducer(path, runs=PRODUCER_RUNS, interval_s=PRODUCER_INTERVAL_S)
+    producer.start()
 
     def waiting() -> int:
         return control.stage_counts(project)[AGENT_STAGE]
@@ -76,12 +117,19 @@ def run_path(
         return path.bridge is not None and path.bridge.idle_for() > 1.0
 
     label = f"{PATH_TITLES.get(name, name)}: tasks through {AGENT_STAGE}"
-    _watch(console=console, label=label, total=total, waiting=waiting, drained=drained, timeout_s=timeout_s)
+    try:
+        _watch(console=console, label=label, total=total, waiting=waiting, drained=drained, timeout_s=timeout_s)
+    finally:
+        producer.join()
     result.seconds = time.monotonic() - started
     result.encord_requests = control.api_requests()
     summary = summarise(read_outcomes(path.stack.run_dir / "logs", prefix=path.log_prefix))
     result.moved_by_pathway = summary.moved_by_pathway
     result.held = summary.held
+    result.agent_runs = summary.agent_runs
+    result.duplicates_skipped = summary.skipped
+    result.producer_runs = producer.runs
+    result.published = producer.published
     tasks = control.tasks(project)
     result.failed = sum(1 for task in tasks if task.stage == AGENT_STAGE) - summary.held
     result.dead_lettered = len(path.collect_dead_letters())
@@ -109,11 +157,12 @@ def summary_table(results: list[PathResult]) -> Table:
     table.add_column("path")
     for pathway in pathways:
         table.add_column(f"-> {pathway}", justify="right")
-    for column in ("held", "failed", "DLQ", "requests", "time", "tasks/s"):
+    columns = ("held", "failed", "DLQ", "producer runs", "published", "agent runs/task", "requests", "time", "tasks/s")
+    for column in columns:
         table.add_column(column, justify="right")
     for r in results:
         if r.skipped_reason is not None:
-            table.add_row(r.name, *["-"] * (len(pathways) + 6))
+            table.add_row(r.name, *["-"] * (len(pathways) + len(columns)))
             continue
         table.add_row(
             r.name,
@@ -121,6 +170,9 @@ def summary_table(results: list[PathResult]) -> Table:
             str(r.held),
             str(r.failed),
             str(r.dead_lettered),
+            str(r.producer_runs),
+            str(r.published),
+            f"{r.agent_runs_per_task:.2f}",
             str(r.encord_requests),
             f"{r.seconds:.1f} s",
             f"{r.tasks_per_s:.1f}",
@@ -144,9 +196,9 @@ def run_demo(*, seed: Path = DEMO_SEED, console: Console | None = None, timeout_
             try:
                 with console.status(f"{PATH_TITLES[name]}: starting the emulator, deploying the example agent"):
                     path: AwsPath | GcpPath = (
-                        stack.aws_path(encord=encord, config=AwsPathConfig())
+                        stack.aws_path(encord=encord, config=LEDGER_AWS_CONFIG)
                         if name == "aws"
-                        else stack.gcp_path(encord=encord, config=GcpPathConfig(concurrency=8))
+                        else stack.gcp_path(encord=encord, config=GcpPathConfig(concurrency=8, ledger=True))
                     )
             except ComponentUnavailableError as exc:
                 console.print(f"[yellow]{name}: skipped: {exc}[/]")

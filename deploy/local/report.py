@@ -27,6 +27,14 @@ class PathResult:
     stages: Counter[str] = field(default_factory=Counter)
     rows: list[dict[str, str]] = field(default_factory=list)
     skipped_reason: str | None = None
+    producer_runs: int = 0
+    published: int = 0  # tasks the producer runs published, together
+    agent_runs: int = 0  # completed agent runs (moved + held outcome lines)
+    duplicates_skipped: int = 0
+
+    @property
+    def agent_runs_per_task(self) -> float:
+        return self.agent_runs / self.tasks if self.tasks else 0.0
 
     @property
     def moved(self) -> int:
