@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("emulator_requests", "runner_requests", "media", "coldstart", "e2e")
+BENCHMARKS = ("emulator_requests", "runner_requests", "media", "coldstart", "e2e", "backlog")
 
 
 def main(argv: list[str]) -> int:
