@@ -101,7 +101,15 @@ class ResumableListing:
             return None
         if not hasattr(params, "page_token") or not callable(getattr(client, "get_tasks", None)):
             return None
-        return params, lambda: client.get_tasks(self.stage.uuid, params, type_=AgentTask)
+
+        def fetch() -> Iterator[AgentTask]:
+            for task in client.get_tasks(self.stage.uuid, params, type_=AgentTask):
+                # What AgentStage.get_tasks attaches, so the task can act (proceed, move) like the SDK's own.
+                task._stage_uuid = self.stage.uuid
+                task._workflow_client = client
+                yield task
+
+        return params, fetch
 
 
 def _chain(first: list[AgentTask], rest: Iterator[AgentTask]) -> Iterator[AgentTask]:
