@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import orjson
 
+from encord_emulator import catalog
 from encord_emulator.auth import Authenticator
 from encord_emulator.errors import ApiError, InvalidArguments
 from encord_emulator.state import EmulatorState
@@ -117,6 +119,27 @@ def _patch_item(state: EmulatorState, request: ApiRequest, args: dict[str, str])
     return state.patch_item(args["folder"], args["item"], _body(request), base_url=request.base_url)
 
 
+def _project_datasets(state: EmulatorState, request: ApiRequest, args: dict[str, str]) -> Any:
+    with state.lock:
+        return catalog.project_datasets(state.catalog, state.project(args["project"]))
+
+
+def _create_project(state: EmulatorState, project: str, uid: Any, payload: Any, base: str) -> Any:
+    with state.lock:
+        return catalog.create_project(state.catalog, state.projects, payload, now=datetime.now(UTC))
+
+
+def _delete_project(state: EmulatorState, project: str, uid: Any, payload: Any, base: str) -> Any:
+    with state.lock:
+        return catalog.delete_project(state.projects, uid)
+
+
+def _get_dataset(state: EmulatorState, dataset: str, uid: Any, payload: Any, base: str) -> Any:
+    # The dataset is the call's resource (`ResourceID`), as the project is for project-scoped calls.
+    with state.lock:
+        return catalog.dataset_dict(state.catalog, state.projects, state.items, dataset, payload)
+
+
 def _route_pattern(template: str) -> re.Pattern[str]:
     """`/a/{name}/b` -> a regex matching the whole path, with each `{name}` a named path segment."""
     parts = re.split(r"\{(\w+)\}", template)  # literal, name, literal, name, ..., literal
@@ -132,6 +155,7 @@ _V2_ROUTES: list[tuple[str, re.Pattern[str], str, V2Handler]] = [
     (method, _route_pattern(template), f"{method} {template}", handler)
     for method, template, handler in [
         ("GET", "/v2/public/projects/{project}", _project),
+        ("GET", "/v2/public/projects/{project}/datasets", _project_datasets),
         ("GET", "/v2/public/ontologies/{ontology}", _ontology),
         ("GET", _STAGE + "/tasks", _tasks),
         ("POST", _STAGE + "/actions", _actions),
@@ -154,6 +178,9 @@ _LEGACY_ROUTES: dict[tuple[str, str], LegacyHandler] = {
     ),
     ("labelrow", "GET"): lambda s, project, uid, payload, base: s.get_label_rows(project, uid, payload, base_url=base),
     ("labelrow", "POST"): lambda s, project, uid, payload, base: s.save_label_rows(project, uid, payload),
+    ("project", "POST"): _create_project,
+    ("project", "DELETE"): _delete_project,
+    ("dataset", "GET"): _get_dataset,
 }
 
 
@@ -225,7 +252,10 @@ class Api:
         values = body.get("values") or {}
         project = request.headers.get("ResourceID") or ""
         try:
-            self._check_project(principal, project)
+            if query_type != "dataset":  # a dataset call's resource is the dataset; datasets are not restricted
+                self._check_project(principal, project)
+            if query_type == "project" and isinstance(values.get("uid"), str):
+                self._check_project(principal, values["uid"])  # user-scope calls name the project in `uid`
             result = handler(self.state, project, values.get("uid"), values.get("payload"), request.base_url)
         except ApiError as exc:
             return _legacy_error(exc, route)

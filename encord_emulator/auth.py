@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -29,6 +30,9 @@ from encord_emulator.errors import AuthenticationFailed, NotAuthorised, SeedErro
 _SIGNATURE_INPUT = re.compile(r'^encord-sig=\((?P<covered>[^)]*)\)(?P<params>(;[a-z]+=("[^"]*"|\d+))*)$')
 _PARAM = re.compile(r';([a-z]+)=("([^"]*)"|(\d+))')
 _SFV_BYTES = re.compile(r"^(?P<label>[a-z0-9-]+)=:(?P<b64>[A-Za-z0-9+/=]*):$")
+# What a v2 signature must cover (the SDK covers exactly these), and how far its `created` may be from now.
+_REQUIRED_COMPONENTS = frozenset({'"@method"', '"@request-target"', '"content-digest"'})
+SIGNATURE_MAX_AGE_S = 300
 
 
 def generate_private_key() -> str:
@@ -187,6 +191,14 @@ class Authenticator:
         if params.get("alg") != "ed25519" or not params.get("keyid"):
             raise AuthenticationFailed("unsupported signature algorithm or missing keyid")
         covered = parsed["covered"].split()
+        missing = sorted(_REQUIRED_COMPONENTS - set(covered))
+        if missing:
+            raise AuthenticationFailed(f"the signature does not cover {', '.join(missing)}")
+        created = params.get("created") or ""
+        if not (created.isascii() and created.isdigit() and len(created) <= 12):
+            raise AuthenticationFailed("the signature has no 'created' time")
+        if abs(time.time() - int(created)) > SIGNATURE_MAX_AGE_S:
+            raise AuthenticationFailed(f"the signature was created more than {SIGNATURE_MAX_AGE_S} s from now")
         values = {'"@method"': method.upper(), '"@request-target"': target, '"content-digest"': digest_header}
         try:
             lines = [f"{name}: {values[name]}" for name in covered]

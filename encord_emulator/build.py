@@ -15,19 +15,27 @@ from encord.objects.ontology_structure import OntologyStructure
 from encord_emulator.errors import MediaError, SeedError
 from encord_emulator.media import (
     MediaFile,
+    generate_audio,
     generate_image,
+    generate_pdf,
+    generate_text,
     generate_video,
+    probe_audio,
     probe_image,
+    probe_pdf,
+    probe_text,
     probe_video,
     video_from_images,
 )
 from encord_emulator.model import STAGE_TYPES, DataRow, Pathway, Project, Stage, StorageItem
 from encord_emulator.seed import (
     DataItemSpec,
+    DatasetSpec,
     GenerateParams,
     MediaSource,
     OntologySpec,
     ProjectSpec,
+    StageSpec,
     data_order,
     derived_uuid,
 )
@@ -40,6 +48,8 @@ SEED_TIME = datetime(2025, 1, 1, tzinfo=UTC)
 class BuiltState:
     projects: dict[UUID, Project] = field(default_factory=dict)
     items: dict[UUID, StorageItem] = field(default_factory=dict)
+    # Seed datasets (not projects): their data units as rows of a holder project, by dataset hash.
+    datasets: dict[UUID, Project] = field(default_factory=dict)
 
 
 def _feature_hash(*parts: object) -> str:
@@ -80,6 +90,37 @@ def build_editor(project_hash: UUID, spec: OntologySpec) -> dict[str, Any]:
     return structure.to_dict()
 
 
+def add_row(
+    project: Project,
+    *,
+    data_hash: UUID,
+    title: str,
+    data_type: str,
+    task_uuid: UUID,
+    stage: Stage,
+    status: str,
+    priority: float,
+    created_at: datetime,
+) -> DataRow:
+    """A data unit's row and task in `project`: the one place rows are made (seeded or created at run time)."""
+    row = DataRow(
+        data_hash=data_hash,
+        title=title,
+        data_type=data_type,
+        item_uuid=data_hash,
+        task_uuid=task_uuid,
+        stage_uuid=stage.uuid,
+        task_status=status,
+        created_at=created_at,
+        updated_at=created_at,
+        priority=priority,
+        seq=len(project.rows),
+    )
+    project.rows[data_hash] = row
+    project.tasks[task_uuid] = data_hash
+    return row
+
+
 class _MediaResolver:
     def __init__(self, *, root: Path, cache_dir: Path) -> None:
         self._root = root
@@ -104,6 +145,18 @@ class _MediaResolver:
         assert generate is not None
         return generate_video(generate, cache_dir=self._cache_dir)
 
+    def file(self, kind: str, *, path: str | None, generate: GenerateParams | None) -> MediaFile:
+        """The one file of an item (or data group member) of type `kind`."""
+        if kind == "image":
+            return self.image(path=path, generate=generate)
+        if kind == "video":
+            return self.video(path=path, generate=generate)
+        probe, make = _DOCUMENT_MEDIA[kind]
+        if path is not None:
+            return probe(self._path(path))
+        assert generate is not None
+        return make(generate, cache_dir=self._cache_dir)
+
     def sequence(self, images: list[MediaFile], params: GenerateParams) -> MediaFile:
         return video_from_images(
             images, fps=params.fps, keyframe_interval=params.keyframe_interval, cache_dir=self._cache_dir
@@ -119,6 +172,21 @@ class _MediaResolver:
             self.image(path=None, generate=base.model_copy(update={"seed": base.seed + 1000 * index + n}))
             for n in range(spec.image_count)
         ]
+
+
+_DOCUMENT_MEDIA = {
+    "pdf": (probe_pdf, generate_pdf),
+    "audio": (probe_audio, generate_audio),
+    "text": (probe_text, generate_text),
+}
+# Seed item type -> (storage item type, label-row data type), for the types backed by one file.
+SINGLE_FILE_KINDS = {
+    "image": ("image", "image"),
+    "video": ("video", "video"),
+    "pdf": ("pdf", "pdf"),
+    "audio": ("audio", "audio"),
+    "text": ("plainText", "plain_text"),
+}
 
 
 def _varied(params: GenerateParams | None, index: int) -> GenerateParams | None:
@@ -212,21 +280,17 @@ class _ProjectBuilder:
         status: str,
         priority: float,
     ) -> None:
-        row = DataRow(
+        add_row(
+            self.project,
             data_hash=data_hash,
             title=title,
             data_type=data_type,
-            item_uuid=data_hash,
             task_uuid=task_uuid,
-            stage_uuid=stage.uuid,
-            task_status=status,
-            created_at=SEED_TIME,
-            updated_at=SEED_TIME,
+            stage=stage,
+            status=status,
             priority=priority,
-            seq=len(self.project.rows),
+            created_at=SEED_TIME,
         )
-        self.project.rows[data_hash] = row
-        self.project.tasks[task_uuid] = data_hash
 
     def _storage_item(
         self, uuid: UUID, item_type: str, name: str, media: MediaFile | None, spec: DataItemSpec | None
@@ -250,14 +314,19 @@ class _ProjectBuilder:
         ph = self.spec.project_hash
         data_hash = spec.data_hash or derived_uuid(ph, "data", title, index)
         try:
-            if spec.type == "image":
-                media = self.media.image(path=spec.path, generate=_varied(spec.generate, index))
-                self._storage_item(data_hash, "image", title, media, spec)
-                data_type = "image"
-            elif spec.type == "video":
-                media = self.media.video(path=spec.path, generate=_varied(spec.generate, index))
-                self._storage_item(data_hash, "video", title, media, spec)
-                data_type = "video"
+            if spec.type in SINGLE_FILE_KINDS:
+                item_type, data_type = SINGLE_FILE_KINDS[spec.type]
+                media = self.media.file(spec.type, path=spec.path, generate=_varied(spec.generate, index))
+                self._storage_item(data_hash, item_type, title, media, spec)
+            elif spec.type == "data_group":
+                group = self._storage_item(data_hash, "group", title, None, spec)
+                data_type = "group"
+                for n, member in enumerate(spec.members or []):
+                    member_media = self.media.file(member.type, path=member.path, generate=member.generate)
+                    child = derived_uuid(data_hash, "child", n)
+                    name = member.title or (Path(member.path).name if member.path else f"{member.type}-{n}")
+                    self._storage_item(child, SINGLE_FILE_KINDS[member.type][0], name, member_media, None)
+                    group.children.append(child)
             else:
                 images = self.media.group_images(spec, index)
                 sources: list[MediaSource | None] = list(spec.images) if spec.images else [None] * len(images)
@@ -288,11 +357,33 @@ class _ProjectBuilder:
         )
 
 
-def build_state(projects: list[ProjectSpec], *, root: Path, cache_dir: Path) -> BuiltState:
+def build_state(
+    projects: list[ProjectSpec], *, root: Path, cache_dir: Path, datasets: list[DatasetSpec] | None = None
+) -> BuiltState:
     state = BuiltState()
     resolver = _MediaResolver(root=root, cache_dir=cache_dir)
     for spec in data_order(projects):
         state.projects[spec.project_hash] = _ProjectBuilder(spec, state=state, media=resolver).build()
     # Seed order again: the first project is "the" project of `RunningEmulator.project_hash` and of dumps.
     state.projects = {spec.project_hash: state.projects[spec.project_hash] for spec in projects}
+    for dataset in datasets or []:
+        state.datasets[dataset.dataset_hash] = _dataset_rows(dataset, state=state, media=resolver)
     return state
+
+
+def _dataset_rows(spec: DatasetSpec, *, state: BuiltState, media: _MediaResolver) -> Project:
+    """A seed dataset's storage items, and its data units as the rows of a stage-less holder project.
+
+    Built by the project builder (a dataset's items are exactly a project's data), so every item type works the
+    same in both; projects created from the dataset copy these rows with tasks of their own.
+    """
+    holder = ProjectSpec(
+        project_hash=spec.dataset_hash,
+        title=spec.title,
+        description=spec.description,
+        dataset_hash=spec.dataset_hash,
+        dataset_title=spec.title,
+        stages=[StageSpec(title="dataset", type="done")],
+        data=spec.data,
+    )
+    return _ProjectBuilder(holder, state=state, media=media).build()

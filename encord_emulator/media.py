@@ -1,4 +1,5 @@
-"""Real media for seeded items: PNG images (Pillow) and h264 mp4 videos (PyAV), cached on disk.
+"""Real media for seeded items: PNG/JPEG images and PDFs (Pillow), h264 mp4 videos and mp3 audio (PyAV) and
+plain text, cached on disk.
 
 Generated files are content-addressed by their parameters, so a test session that starts many emulators pays
 for encoding once; files named by the seed are probed for their size, dimensions and frame count.
@@ -10,6 +11,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,15 @@ _VIDEO_MIME = {".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/w
 
 
 @dataclass(frozen=True, slots=True)
+class AudioInfo:
+    codec: str
+    sample_rate: int
+    channels: int
+    bit_depth: int
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
 class MediaFile:
     path: Path
     mime_type: str
@@ -40,9 +51,12 @@ class MediaFile:
     height: int
     frames: int | None = None
     fps: float | None = None
+    audio: AudioInfo | None = None
 
     @property
     def duration(self) -> float | None:
+        if self.audio is not None:
+            return self.audio.duration
         if self.frames is None or not self.fps:
             return None
         return self.frames / self.fps
@@ -86,12 +100,14 @@ def _draw_image(params: GenerateParams) -> Image.Image:
 
 
 def generate_image(params: GenerateParams, *, cache_dir: Path) -> MediaFile:
-    final = cache_dir / f"img-{_cache_key('image', params.model_dump(mode='json'))}.png"
+    fmt = params.format or "png"
+    suffix = ".jpg" if fmt == "jpeg" else ".png"
+    final = cache_dir / f"img-{_cache_key('image', params.model_dump(mode='json'))}{suffix}"
     if not final.exists():
         tmp = _atomic_target(final)
-        _draw_image(params).save(tmp, format="PNG")
+        _draw_image(params).save(tmp, format=fmt.upper())
         os.replace(tmp, final)
-    return MediaFile(final, "image/png", final.stat().st_size, params.width, params.height)
+    return MediaFile(final, _IMAGE_MIME[suffix], final.stat().st_size, params.width, params.height)
 
 
 def _video_frames(params: GenerateParams) -> Iterator[np.ndarray]:
@@ -190,3 +206,97 @@ def probe_video(path: Path) -> MediaFile:
     except (av.FFmpegError, IndexError) as exc:
         raise MediaError(f"{path}: not a readable video ({exc})") from exc
     return MediaFile(path, mime, path.stat().st_size, width, height, frames, fps or None)
+
+
+# ---- documents, audio and text (pdf, audio and plain-text items, data group members) --------------------------
+
+_AUDIO_MIME = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".ogg": "audio/ogg"}
+_TEXT_MIME = {".txt": "text/plain", ".json": "application/json", ".html": "text/html", ".csv": "text/csv"}
+_AUDIO_RATE = 22_050
+
+
+def generate_pdf(params: GenerateParams, *, cache_dir: Path) -> MediaFile:
+    """A one-page PDF showing the picture `params` describes (Pillow writes PDFs itself)."""
+    final = cache_dir / f"pdf-{_cache_key('pdf', params.model_dump(mode='json'))}.pdf"
+    if not final.exists():
+        tmp = _atomic_target(final)
+        _draw_image(params).save(tmp, format="PDF")
+        os.replace(tmp, final)
+    return MediaFile(final, "application/pdf", final.stat().st_size, params.width, params.height, frames=1)
+
+
+def generate_audio(params: GenerateParams, *, cache_dir: Path) -> MediaFile:
+    """A mono mp3 tone lasting `frames / fps` seconds, its pitch set by `seed` (PyAV's libmp3lame)."""
+    seconds = params.frames / params.fps
+    final = cache_dir / f"aud-{_cache_key('audio', params.model_dump(mode='json'))}.mp3"
+    if not final.exists():
+        tmp = _atomic_target(final)
+        pitch = 220.0 + 20.0 * (params.seed % 40)
+        samples = np.sin(2 * np.pi * pitch * np.arange(int(seconds * _AUDIO_RATE)) / _AUDIO_RATE)
+        pcm = (samples * 0.3 * 32767).astype(np.int16)
+        with av.open(str(tmp), mode="w", format="mp3") as container:
+            stream = container.add_stream("libmp3lame", rate=_AUDIO_RATE)
+            stream.layout = "mono"
+            chunk = 1152 * 4
+            for start in range(0, len(pcm), chunk):
+                frame = av.AudioFrame.from_ndarray(pcm[None, start : start + chunk], format="s16", layout="mono")
+                frame.sample_rate = _AUDIO_RATE
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+        os.replace(tmp, final)
+    audio = AudioInfo(codec="mp3", sample_rate=_AUDIO_RATE, channels=1, bit_depth=16, duration=seconds)
+    return MediaFile(final, "audio/mpeg", final.stat().st_size, 0, 0, audio=audio)
+
+
+def generate_text(params: GenerateParams, *, cache_dir: Path) -> MediaFile:
+    """A small plain-text file whose lines depend on `seed`."""
+    final = cache_dir / f"txt-{_cache_key('text', params.model_dump(mode='json'))}.txt"
+    if not final.exists():
+        tmp = _atomic_target(final)
+        rng = random.Random(params.seed)
+        words = ["encord", "agent", "label", "frame", "stage", "pathway", "task", "emulator"]
+        lines = [" ".join(rng.choice(words) for _ in range(8)) for _ in range(max(1, params.frames // 10))]
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, final)
+    return MediaFile(final, "text/plain", final.stat().st_size, 0, 0)
+
+
+def probe_pdf(path: Path) -> MediaFile:
+    if path.suffix.lower() != ".pdf":
+        raise MediaError(f"{path}: a pdf item needs a .pdf file")
+    data = path.read_bytes()
+    if not data.startswith(b"%PDF"):
+        raise MediaError(f"{path}: not a PDF file")
+    pages = len(re.findall(rb"/Type\s*/Page\b", data))
+    return MediaFile(path, "application/pdf", len(data), 0, 0, frames=max(1, pages))
+
+
+def probe_audio(path: Path) -> MediaFile:
+    mime = _AUDIO_MIME.get(path.suffix.lower())
+    if mime is None:
+        raise MediaError(f"{path}: unsupported audio type {path.suffix!r} (use one of {sorted(_AUDIO_MIME)})")
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            context = stream.codec_context
+            duration = float(container.duration / av.time_base) if container.duration else 0.0
+            bits = context.format.bits if context.format is not None else 16
+            audio = AudioInfo(
+                codec=context.name,
+                sample_rate=context.sample_rate,
+                channels=context.channels,
+                bit_depth=bits,
+                duration=duration,
+            )
+    except (av.FFmpegError, IndexError) as exc:
+        raise MediaError(f"{path}: not a readable audio file ({exc})") from exc
+    return MediaFile(path, mime, path.stat().st_size, 0, 0, audio=audio)
+
+
+def probe_text(path: Path) -> MediaFile:
+    mime = _TEXT_MIME.get(path.suffix.lower())
+    if mime is None:
+        raise MediaError(f"{path}: unsupported text type {path.suffix!r} (use one of {sorted(_TEXT_MIME)})")
+    return MediaFile(path, mime, path.stat().st_size, 0, 0)

@@ -55,7 +55,7 @@ class DataRow:
 
     data_hash: UUID
     title: str
-    data_type: str  # label-blob value: image, video, img_group
+    data_type: str  # label-blob value: image, video, img_group, pdf, audio, plain_text, group
     item_uuid: UUID
     task_uuid: UUID
     stage_uuid: UUID
@@ -68,6 +68,7 @@ class DataRow:
     label_blob: dict[str, Any] | None = None
     label_created_at: datetime | None = None
     label_edited_at: datetime | None = None
+    branch_name: str = "main"  # other branches: copies kept by `encord_emulator.branches`
     # Hot-path caches (listing 1,000 tasks is mostly string formatting otherwise).
     data_hash_str: str = field(init=False)
     task_dto: dict[str, Any] | None = field(default=None, init=False)
@@ -97,6 +98,9 @@ class Project:
     rows: dict[UUID, DataRow] = field(default_factory=dict)
     tasks: dict[UUID, UUID] = field(default_factory=dict)  # task uuid -> data hash
     labels: dict[UUID, UUID] = field(default_factory=dict)  # label hash -> data hash
+    # Label branches other than main (encord_emulator/branches.py): branch -> data hash -> row, label hash -> row.
+    branches: dict[str, dict[UUID, DataRow]] = field(default_factory=dict)
+    branch_labels: dict[UUID, DataRow] = field(default_factory=dict)
 
     def stage(self, stage_uuid: UUID) -> Stage | None:
         for stage in self.stages:

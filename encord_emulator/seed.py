@@ -40,6 +40,8 @@ class GenerateParams(_Strict):
     frames: int = Field(default=30, ge=1, le=10_000)
     fps: float = Field(default=30.0, gt=0, le=240)
     keyframe_interval: int = Field(default=10, ge=1, le=1000)
+    # Images only: the file format (a JPEG is what Encord's own sample data mostly is).
+    format: Literal["png", "jpeg"] | None = None
 
     @field_validator("width", "height")
     @classmethod
@@ -63,7 +65,23 @@ class MediaSource(_Strict):
         return self
 
 
-ItemType = Literal["image", "video", "image_group", "image_sequence"]
+ItemType = Literal["image", "video", "image_group", "image_sequence", "pdf", "audio", "text", "data_group"]
+MemberType = Literal["image", "video", "pdf", "audio", "text"]
+
+
+class GroupMemberSpec(_Strict):
+    """One file of a data group: its type, its title and where its file comes from."""
+
+    type: MemberType
+    title: str | None = None
+    path: str | None = None
+    generate: GenerateParams | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GroupMemberSpec:
+        if (self.path is None) == (self.generate is None):
+            raise ValueError("give exactly one of `path` or `generate`")
+        return self
 
 
 class DataItemSpec(_Strict):
@@ -76,6 +94,8 @@ class DataItemSpec(_Strict):
     # Image groups and sequences: their images, or `image_count` images generated from `generate`.
     images: list[MediaSource] | None = None
     image_count: int | None = Field(default=None, ge=1, le=1000)
+    # Data groups: their member files (each its own storage item, like the images of an image group).
+    members: list[GroupMemberSpec] | None = None
     stage: str | None = None
     data_hash: UUID | None = None
     task_uuid: UUID | None = None
@@ -86,7 +106,12 @@ class DataItemSpec(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> DataItemSpec:
         grouped = self.type in ("image_group", "image_sequence")
-        if grouped:
+        if (self.members is not None) != (self.type == "data_group"):
+            raise ValueError("a data_group takes `members` (and nothing else); other types take no `members`")
+        if self.type == "data_group":
+            if self.path is not None or self.generate is not None or self.images is not None or self.image_count:
+                raise ValueError("a data_group takes only `members`")
+        elif grouped:
             if self.path is not None:
                 raise ValueError(f"{self.type} takes `images` or `image_count` + `generate`, not `path`")
             if (self.images is None) == (self.image_count is None):
@@ -164,6 +189,22 @@ class StageSpec(_Strict):
         }
 
 
+def check_stages(stages: list[StageSpec]) -> list[str]:
+    """Validate a workflow's stages (unique titles, pathways to existing stages); their titles."""
+    titles = [stage.title for stage in stages]
+    if not titles:
+        raise ValueError("a workflow needs at least one stage")
+    if len(set(titles)) != len(titles):
+        raise ValueError("stage titles must be unique")
+    for stage in stages:
+        if stage.pathways and stage.type != "agent":
+            raise ValueError(f"stage {stage.title!r}: only agent stages have pathways here")
+        for name, pathway in stage.pathway_specs().items():
+            if pathway.to not in titles:
+                raise ValueError(f"stage {stage.title!r} pathway {name!r}: no stage titled {pathway.to!r}")
+    return titles
+
+
 class DataFromSpec(_Strict):
     """Attach a project to another project's dataset: the same data units, its own tasks and labels."""
 
@@ -191,17 +232,7 @@ class ProjectSpec(_Strict):
 
     @model_validator(mode="after")
     def _workflow(self) -> ProjectSpec:
-        titles = [stage.title for stage in self.stages]
-        if not titles:
-            raise ValueError("a project needs at least one stage")
-        if len(set(titles)) != len(titles):
-            raise ValueError("stage titles must be unique")
-        for stage in self.stages:
-            if stage.pathways and stage.type != "agent":
-                raise ValueError(f"stage {stage.title!r}: only agent stages have pathways here")
-            for name, pathway in stage.pathway_specs().items():
-                if pathway.to not in titles:
-                    raise ValueError(f"stage {stage.title!r} pathway {name!r}: no stage titled {pathway.to!r}")
+        titles = check_stages(self.stages)
         for item in self.data:
             if item.stage is not None and item.stage not in titles:
                 raise ValueError(f"item {item.title!r}: no stage titled {item.stage!r}")
@@ -251,11 +282,49 @@ class SettingsSpec(_Strict):
     owner_email: str = "emulator@example.com"
 
 
+class CatalogOntologySpec(OntologySpec):
+    """An ontology of its own, which `create_project` can name (`ontology_hash` is required here)."""
+
+    ontology_hash: UUID
+
+
+class DatasetSpec(_Strict):
+    """A dataset of its own: data that projects created at run time (`create_project`) attach to."""
+
+    dataset_hash: UUID
+    title: str
+    description: str = ""
+    data: list[DataItemSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_stages(self) -> DatasetSpec:
+        if any(item.stage is not None for item in self.data):
+            raise ValueError("dataset items take no `stage` (a project created from the dataset decides)")
+        return self
+
+
+class WorkflowTemplateSpec(_Strict):
+    """A workflow template: the stages (and their uuids) every project created from it gets."""
+
+    template_hash: UUID
+    title: str = "workflow template"
+    stages: list[StageSpec]
+
+    @model_validator(mode="after")
+    def _workflow(self) -> WorkflowTemplateSpec:
+        check_stages(self.stages)
+        return self
+
+
 class SeedSpec(_Strict):
     version: Literal[1] = 1
     auth: AuthSpec = Field(default_factory=AuthSpec)
     settings: SettingsSpec = Field(default_factory=SettingsSpec)
-    projects: list[ProjectSpec]
+    projects: list[ProjectSpec] = Field(default_factory=list)
+    # Entities `create_project` builds projects from (encord_emulator/catalog.py).
+    ontologies: list[CatalogOntologySpec] = Field(default_factory=list)
+    datasets: list[DatasetSpec] = Field(default_factory=list)
+    workflow_templates: list[WorkflowTemplateSpec] = Field(default_factory=list)
 
 
 def load_seed(source: Path | str | dict[str, Any], *, base_dir: Path | None = None) -> tuple[SeedSpec, Path]:
@@ -292,6 +361,13 @@ def _check_references(spec: SeedSpec, hashes: set[UUID]) -> None:
         if shared is not None and shared.project not in hashes:
             raise SeedError(f"invalid seed: project {project.project_hash} data_from: no project {shared.project}")
     data_order(spec.projects)  # raises on cycles
+    for kind, ids in (
+        ("ontology", [o.ontology_hash for o in spec.ontologies]),
+        ("dataset", [d.dataset_hash for d in spec.datasets]),
+        ("workflow template", [t.template_hash for t in spec.workflow_templates]),
+    ):
+        if len(set(ids)) != len(ids):
+            raise SeedError(f"invalid seed: {kind} hashes must be unique")
     grants = [*spec.auth.key_grants(), *spec.auth.token_grants()]
     for name, projects in grants:
         unknown = [str(p) for p in projects or () if p not in hashes]

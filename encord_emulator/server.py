@@ -26,11 +26,14 @@ from encord_emulator.api import Api, ApiRequest, ApiResponse
 from encord_emulator.auth import Authenticator
 from encord_emulator.faults import Fault, FaultInjector, FaultSettings
 from encord_emulator.observability import RequestLog, RequestRecord
+from encord_emulator.signing import MALFORMED
 from encord_emulator.state import EmulatorState, first_value
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _MEDIA_PATH = re.compile(r"^/files/(?P<item>[^/]+)(/.*)?$")
 _CHUNK = 256 * 1024
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             signature=first_value(query, "sig"),
         )
         if problem is not None:
-            self._plain(403, problem, send_body=send_body)
+            self._plain(400 if problem in MALFORMED else 403, problem, send_body=send_body)
             return
         size = media.path.stat().st_size
         start, end = 0, size - 1
@@ -215,7 +218,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- /_emulator/ ---------------------------------------------------------------------------------------
 
+    def _control_refusal(self) -> str | None:
+        """Why this control request is refused, or None. The routes change state: a browser page must not reach
+        them (DNS rebinding gives a non-loopback Host, a cross-site form an Origin), only local tools and tests."""
+        host = urlsplit(f"//{self.headers.get('Host') or '127.0.0.1'}").hostname or ""
+        if host not in _LOOPBACK_HOSTS:
+            return f"control routes answer loopback Host headers only, not {host!r}"
+        origin = self.headers.get("Origin")
+        if origin is not None and (urlsplit(origin).hostname or "") not in _LOOPBACK_HOSTS:
+            return "control routes refuse cross-origin requests"
+        return None
+
     def _control(self, path: str) -> None:
+        refusal = self._control_refusal()
+        if refusal is not None:
+            self._read_body()
+            self._send(403, orjson.dumps({"message": refusal}))
+            return
         app = self.app
         body = self._read_body()
         method = self.command

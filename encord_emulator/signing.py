@@ -9,6 +9,10 @@ import time
 from urllib.parse import quote
 from uuid import UUID
 
+MALFORMED_EXPIRY = "malformed expiry"
+MALFORMED_SIGNATURE = "malformed signature"
+MALFORMED = frozenset({MALFORMED_EXPIRY, MALFORMED_SIGNATURE})  # 400, not 403: the request itself is broken
+
 
 class UrlSigner:
     def __init__(self, *, ttl_s: float, secret: bytes | None = None) -> None:
@@ -31,10 +35,11 @@ class UrlSigner:
         """None when the URL is valid, else the reason it is not."""
         if expires is None or signature is None:
             return "missing signature"
-        try:
-            expires_at = int(expires)
-        except ValueError:
-            return "malformed expiry"
+        if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
+            return MALFORMED_EXPIRY
+        expires_at = int(expires)
+        if not (signature.isascii() and len(signature) <= 128):  # compare_digest raises on non-ASCII str
+            return MALFORMED_SIGNATURE
         if not hmac.compare_digest(self._signature(item_uuid, expires_at), signature):
             return "signature does not match"
         if expires_at < time.time():

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from encord_emulator import wire
-from encord_emulator.build import build_state
-from encord_emulator.errors import InvalidArguments, NotFound
+from encord_emulator import branches, wire
+from encord_emulator.build import SEED_TIME, build_state
+from encord_emulator.catalog import Catalog, build_catalog, catalog_dump, catalog_ontology_dto
+from encord_emulator.errors import InvalidArguments, NotAuthorised, NotFound
 from encord_emulator.media import MediaFile
 from encord_emulator.model import DataRow, Project, Stage, StorageItem
-from encord_emulator.seed import SeedSpec, derived_uuid
+from encord_emulator.seed import SeedSpec
 from encord_emulator.signing import UrlSigner
 
 JSON = Any
@@ -80,19 +81,28 @@ class EmulatorState:
         self.signer = UrlSigner(ttl_s=seed.settings.signed_url_ttl_s)
         self.projects: dict[UUID, Project] = {}
         self.items: dict[UUID, StorageItem] = {}
+        self.catalog = Catalog()
         self.reset()
 
     def reset(self) -> None:
         """Back to the seed (media is cached, so this is cheap)."""
-        built = build_state(self._seed.projects, root=self._root, cache_dir=self._cache_dir)
+        built = build_state(
+            self._seed.projects, root=self._root, cache_dir=self._cache_dir, datasets=self._seed.datasets
+        )
+        seeded_catalog = build_catalog(self._seed, datasets=built.datasets, created_at=SEED_TIME)
         with self.lock:
             self.projects = built.projects
             self.items = built.items
+            self.catalog = seeded_catalog
 
     # ---- lookups -------------------------------------------------------------------------------------------
 
     def project(self, project_hash: object) -> Project:
-        uuid = parse_uuid(project_hash, "project hash")
+        try:
+            uuid = parse_uuid(project_hash, "project hash")
+        except InvalidArguments:
+            # No project a caller may use has such a hash: Encord answers a missing permission (403), not 400.
+            raise NotAuthorised(f"You are not authorised to access project {project_hash}") from None
         project = self.projects.get(uuid)
         if project is None:
             raise NotFound(f"project {uuid} not found")
@@ -129,6 +139,9 @@ class EmulatorState:
     def ontology_dto(self, ontology_hash: str) -> JSON:
         uuid = parse_uuid(ontology_hash, "ontology hash")
         with self.lock:
+            from_catalog = catalog_ontology_dto(self.catalog, uuid)
+            if from_catalog is not None:
+                return from_catalog
             for project in self.projects.values():
                 if project.ontology_hash == uuid:
                     return wire.ontology_dto(project)
@@ -339,10 +352,17 @@ class EmulatorState:
 
     def label_row_metadata(self, project_hash: str, payload: JSON) -> JSON:
         query = payload if isinstance(payload, dict) else {}
+        branch = str(query.get("branch_name") or branches.MAIN)
         with self.lock:
             project = self.project(project_hash)
             rows: Iterable[DataRow] = project.rows.values()
-            rows = wire.filter_metadata(rows, query, project)
+            if branch == branches.MAIN:
+                rows = wire.filter_metadata(rows, query, project)
+            else:  # data-unit filters on the units, then label filters on the branch's own label rows
+                unit_query = {k: v for k, v in query.items() if k not in branches.LABEL_FILTERS}
+                label_query = {k: v for k, v in query.items() if k in branches.LABEL_FILTERS}
+                rows = wire.filter_metadata(rows, unit_query, project)
+                rows = wire.filter_metadata(branches.rows_on(project, rows, branch), label_query, project)
             return [wire.label_row_metadata(row, project, self.items[row.item_uuid], self.items, query) for row in rows]
 
     def create_label_rows(self, project_hash: str, uids: JSON, payload: JSON, *, base_url: str) -> JSON:
@@ -356,12 +376,9 @@ class EmulatorState:
                 if row is None:
                     raise NotFound(f"data unit {data_hash} is not in project {project.project_hash}")
                 rows.append(row)
-            for row in rows:
-                if row.label_hash is None:
-                    now = _now()
-                    row.label_hash = derived_uuid(project.project_hash, "label", row.data_hash)
-                    row.label_created_at = row.label_edited_at = now
-                    project.labels[row.label_hash] = row.data_hash
+            branch = str((payload.get("branch_name") if isinstance(payload, dict) else None) or branches.MAIN)
+            now = _now()
+            rows = [branches.create_label(project, row, branch, now=now) for row in rows]
             return [self._blob_out(project, row, sign=sign, base_url=base_url) for row in rows]
 
     def get_label_rows(self, project_hash: str, uids: JSON, payload: JSON, *, base_url: str) -> JSON:
@@ -404,10 +421,10 @@ class EmulatorState:
         return [parse_uuid(value, what) for value in values]
 
     def _label_row(self, project: Project, label_hash: UUID) -> DataRow:
-        data_hash = project.labels.get(label_hash)
-        if data_hash is None:
+        row = branches.labelled_row(project, label_hash)
+        if row is None:
             raise NotFound(f"label row {label_hash} not found in project {project.project_hash}")
-        return project.rows[data_hash]
+        return row
 
     def _blob_out(self, project: Project, row: DataRow, *, sign: bool, base_url: str) -> JSON:
         if row.label_blob is not None:
@@ -474,4 +491,4 @@ class EmulatorState:
 
     def dump(self) -> JSON:
         with self.lock:
-            return wire.state_dump(self.projects, self.items)
+            return {**wire.state_dump(self.projects, self.items), **catalog_dump(self.catalog)}

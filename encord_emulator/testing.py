@@ -70,8 +70,11 @@ class RunningEmulator:
 
     @property
     def project_hash(self) -> str:
-        """The seed's first project."""
-        return str(next(iter(self.app.state.projects)))
+        """The seed's first project (a seed of only datasets and templates has none: ValueError)."""
+        first = next(iter(self.app.state.projects), None)
+        if first is None:
+            raise ValueError("the seed has no projects (create one with client().create_project)")
+        return str(first)
 
     def client(self, **requests_settings: Any) -> EncordUserClient:
         """The real SDK client, pointed at this emulator; keyword arguments go to `RequestsSettings`."""

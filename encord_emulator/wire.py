@@ -14,11 +14,26 @@ from typing import Any
 from uuid import UUID
 
 from encord_emulator.errors import InvalidArguments
+from encord_emulator.media import MediaFile
 from encord_emulator.model import DataRow, Project, StorageItem
 from encord_emulator.signing import UrlSigner
 
-_METADATA_TYPES = {"image": "IMAGE", "video": "VIDEO", "img_group": "IMG_GROUP"}
+_METADATA_TYPES = {
+    "image": "IMAGE",
+    "video": "VIDEO",
+    "img_group": "IMG_GROUP",
+    "pdf": "PDF",
+    "audio": "AUDIO",
+    "plain_text": "PLAIN_TEXT",
+    "group": "GROUP",
+}
+
 _TASK_STATUS_BY_STAGE = {"AGENT": "QUEUED", "ANNOTATION": "QUEUED", "REVIEW": "IN_REVIEW", "DONE": "COMPLETED"}
+
+
+def _visual(media: MediaFile | None) -> bool:
+    """Whether the file has pixel dimensions (audio and text have none; Encord answers null for them)."""
+    return media is not None and media.mime_type.split("/")[0] in ("image", "video")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -103,6 +118,8 @@ def _task_dto(row: DataRow) -> dict[str, Any]:
 def storage_item_dto(item: StorageItem, *, signed_url: str | None, owner: str) -> dict[str, Any]:
     media = item.media
     frames = media.frames if media is not None else None
+    audio = media.audio if media is not None else None
+    visual = _visual(media)
     return {
         "uuid": str(item.uuid),
         "parent": str(item.parent),
@@ -124,16 +141,16 @@ def storage_item_dto(item: StorageItem, *, signed_url: str | None, owner: str) -
         "mimeType": media.mime_type if media is not None else None,
         "duration": media.duration if media is not None else None,
         "fps": media.fps if media is not None else None,
-        "height": media.height if media is not None else None,
-        "width": media.width if media is not None else None,
+        "height": media.height if visual and media is not None else None,
+        "width": media.width if visual and media is not None else None,
         "dicomInstanceUid": None,
         "dicomStudyUid": None,
         "dicomSeriesUid": None,
         "frameCount": frames if frames is not None else (len(item.children) or None),
-        "audioSampleRate": None,
-        "audioBitDepth": None,
-        "audioCodec": None,
-        "audioNumChannels": None,
+        "audioSampleRate": audio.sample_rate if audio is not None else None,
+        "audioBitDepth": audio.bit_depth if audio is not None else None,
+        "audioCodec": audio.codec if audio is not None else None,
+        "audioNumChannels": audio.channels if audio is not None else None,
     }
 
 
@@ -179,8 +196,6 @@ def filter_metadata(rows: Iterable[DataRow], query: Mapping[str, Any], project: 
     stage_eq, stage_like = query.get("workflow_graph_node_title_eq"), query.get("workflow_graph_node_title_like")
     before = _moment(query.get("edited_before"), "edited_before")
     after = _moment(query.get("edited_after"), "edited_after")
-    if query.get("branch_name") not in (None, "main"):
-        return []  # the emulator keeps only the main branch
 
     def stage_title(row: DataRow) -> str:
         stage = project.stage(row.stage_uuid)
@@ -234,11 +249,12 @@ def label_row_metadata(
     stage = project.stage(row.stage_uuid)
     media = item.media
     status = label_status(row)
-    first_child = items[item.children[0]].media if item.children else None
-    shape = media or first_child
+    first_child = items[item.children[0]].media if item.children and row.data_type == "img_group" else None
+    shape = media if _visual(media) else first_child
+    audio = media.audio if media is not None else None
     result: dict[str, Any] = {
         "label_hash": str(row.label_hash) if row.label_hash is not None else None,
-        "branch_name": "main",
+        "branch_name": row.branch_name,
         "created_at": iso(row.label_created_at),
         "last_edited_at": iso(row.label_edited_at),
         "data_hash": row.data_hash_str,
@@ -261,6 +277,10 @@ def label_row_metadata(
         "height": shape.height if shape is not None else None,
         "width": shape.width if shape is not None else None,
         "spaces": {},
+        "audio_codec": audio.codec if audio is not None else None,
+        "audio_sample_rate": audio.sample_rate if audio is not None else None,
+        "audio_num_channels": audio.channels if audio is not None else None,
+        "audio_bit_depth": audio.bit_depth if audio is not None else None,
         "task_uuid": str(row.task_uuid),
         "priority": row.priority,
         "file_type": media.mime_type if media is not None else None,
@@ -308,6 +328,15 @@ def empty_label_blob(row: DataRow, project: Project, items: Mapping[UUID, Storag
                 "height": child.media.height,
                 "labels": {},
             }
+    elif row.data_type == "group":
+        # A data group's one unit stands for the group; its members are storage items of their own.
+        units[str(row.data_hash)] = {
+            "data_hash": str(row.data_hash),
+            "data_title": row.title,
+            "data_type": "group",
+            "data_sequence": 0,
+            "labels": {},
+        }
     else:
         media = item.media
         assert media is not None
@@ -317,17 +346,23 @@ def empty_label_blob(row: DataRow, project: Project, items: Mapping[UUID, Storag
             "data_link": "",
             "data_type": media.mime_type,
             "data_sequence": 0,
-            "width": media.width,
-            "height": media.height,
             "labels": {},
         }
+        if _visual(media) or row.data_type == "pdf":
+            unit["width"], unit["height"] = media.width, media.height
         if row.data_type == "video":
             unit["data_duration"] = media.duration
             unit["data_fps"] = media.fps
+        if media.audio is not None:
+            unit["data_duration"] = media.audio.duration
+            unit["audio_codec"] = media.audio.codec
+            unit["audio_sample_rate"] = media.audio.sample_rate
+            unit["audio_bit_depth"] = media.audio.bit_depth
+            unit["audio_num_channels"] = media.audio.channels
         units[str(row.data_hash)] = unit
     return {
         "label_hash": str(row.label_hash),
-        "branch_name": "main",
+        "branch_name": row.branch_name,
         "created_at": long_time(row.label_created_at),
         "last_edited_at": long_time(row.label_edited_at),
         "data_hash": str(row.data_hash),
@@ -365,6 +400,8 @@ def refresh_data_links(
         try:
             item = items.get(UUID(str(key))) or items[row.item_uuid]
         except (ValueError, KeyError):
+            continue
+        if item.media is None:  # a data group's unit: no file of its own
             continue
         unit["data_link"] = url(base_url=base_url, item_uuid=item.uuid, name=item.name)
 

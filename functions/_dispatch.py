@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -138,23 +139,41 @@ def dispatch(
     return summary
 
 
-def handle_webhook(
+def check_webhook(
     body: bytes,
     headers: Mapping[str, str],
     *,
-    runner: Any,
-    publisher: Publisher,
     secret: str | None,
     now: float | None = None,
-    deadline: float | None = None,
-) -> HttpAnswer:
-    """Verify and act on one webhook request. Nothing is listed or published unless the signature checks out and
-    the project is allowed."""
-    if not secret:
+) -> HttpAnswer | None:
+    """None when Encord signed this request (fresh, and not seen before); else the answer to send. Needs nothing
+    but the webhook secret, so a function checks it before it reads any other secret or imports user code."""
+    if not secret or not secret.strip():
         logger.error("webhook secret not configured", extra={"event": "webhook_rejected", "status": 500})
         return HttpAnswer(500, {"error": "the webhook secret is not configured on this function"})
+    checked_at = time.time() if now is None else now
     try:
-        notification = webhook.verify_and_parse(body, headers, secret=secret, now=now)
+        webhook.verify_signature(
+            body,
+            signature=webhook.header(headers, webhook.SIGNATURE_HEADER),
+            timestamp=webhook.header(headers, webhook.TIMESTAMP_HEADER),
+            secret=secret,
+            now=checked_at,
+        )
+        signature = (webhook.header(headers, webhook.SIGNATURE_HEADER) or "").strip()
+        webhook.replay_guard.check_and_remember(signature, now=checked_at, tolerance_s=webhook.DEFAULT_TOLERANCE_S)
+    except WebhookError as exc:
+        logger.warning(
+            "webhook rejected", extra={"event": "webhook_rejected", "status": exc.status, "reason": str(exc)}
+        )
+        return HttpAnswer(exc.status, {"error": str(exc)})
+    return None
+
+
+def act_on_webhook(body: bytes, *, runner: Any, publisher: Publisher, deadline: float | None = None) -> HttpAnswer:
+    """Act on a request `check_webhook` accepted: nothing is listed or published unless the project is allowed."""
+    try:
+        notification = webhook.parse_work_available(body)
         if notification is None:
             return HttpAnswer(200, {"ignored": "not an agent_stage_work_available_event"})
         project = str(notification.project_hash)
@@ -183,3 +202,20 @@ def handle_webhook(
     except PublishError as exc:
         return HttpAnswer(502, {"error": str(exc)})
     return HttpAnswer(200, summary.as_dict())
+
+
+def handle_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    runner: Any,
+    publisher: Publisher,
+    secret: str | None,
+    now: float | None = None,
+    deadline: float | None = None,
+) -> HttpAnswer:
+    """Verify and act on one webhook request (`check_webhook`, then `act_on_webhook`)."""
+    rejected = check_webhook(body, headers, secret=secret, now=now)
+    if rejected is not None:
+        return rejected
+    return act_on_webhook(body, runner=runner, publisher=publisher, deadline=deadline)

@@ -88,6 +88,50 @@ def outcome_lines(
             yield level, TASK_OUTCOME, task_fields(task, message, cold_start=cold_start)
 
 
+# --- secrets: every formatter passes its whole line (message, fields, exception, traceback) through `redact` ----
+
+
+def redact_fields(value: Any) -> Any:
+    """`value` with `redact` applied to every string in it, at any depth (dicts, lists, tuples); other objects
+    become their redacted `str()`."""
+    from runner_core.runners.classify import redact
+
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: redact_fields(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_fields(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Anything else is printed with str() by the JSON encoders (Powertools' stack_trace holds the exception itself).
+    return redact(str(value))
+
+
+class RedactingFilter(logging.Filter):
+    """For plain stdlib handlers (the local stack's, functions-framework's stderr): the message and the traceback
+    text are redacted before any formatter sees them. Structured formatters redact their own fields as well."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from runner_core.runners.classify import redact
+
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def redact_handlers(logger: logging.Logger) -> None:
+    """Add `RedactingFilter` to every handler of `logger` that lacks one."""
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
 # --- GCP: Cloud Logging's structured JSON -------------------------------------------------------------------------
 
 _trace: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar("gcp_trace", default=None)
@@ -131,7 +175,7 @@ class CloudLoggingFormatter(logging.Formatter):
         )
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return json.dumps(redact_fields(line), default=str)
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -148,6 +192,7 @@ def gcp_logger(name: str = "functions.gcp") -> logging.Logger:
     if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
         handler = _StdoutHandler()
         handler.setFormatter(CloudLoggingFormatter())
+        handler.addFilter(RedactingFilter())
         logger.addHandler(handler)
         logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
         logger.propagate = False

@@ -1,7 +1,8 @@
 """AWS entrypoints: `consume` (SQS -> Lambda, partial batch responses) and `dispatch` (EventBridge schedule, or
 Encord's signed webhook through a Lambda function URL).
 
-Handlers: `functions.aws.consume` and `functions.aws.dispatch`. The event source mapping must set
+Handlers: `functions.aws.consume`, `functions.aws.dispatch` and `functions.aws.webhook` (the webhook alone: the
+public function URL's handler). The event source mapping must set
 `function_response_types = ["ReportBatchItemFailures"]`.
 """
 
@@ -14,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 # Deliberately eager, and before anything imports pydantic (runner_core does, through the encord SDK): Powertools'
@@ -29,7 +31,7 @@ from aws_lambda_powertools.utilities.batch import (
 from functions import secrets
 from functions._consume import Verdict, deadline_within, max_attempts, process_messages
 from functions._disposition import Disposition
-from functions._logging import take_cold_start
+from functions._logging import redact_fields, take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError
 from runner_core.outcomes import QueueMessage
@@ -45,7 +47,15 @@ DLQ_URL_ENV = "RUNNER_DLQ_URL"
 MAX_QUEUE_DEPTH_ENV = "RUNNER_DISPATCH_MAX_QUEUE_DEPTH"
 FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it runs after that one"
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"))
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON line with every string field (message, `exception`, `stack_trace`, extras) redacted."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        return super().serialize(log=redact_fields(log))
+
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"), logger_formatter=RedactingFormatter())
 # The shared modules log through the stdlib; give them the same JSON format and fields.
 copy_config_to_registered_loggers(source_logger=logger, include={"functions", "runner_core"})
 
@@ -77,8 +87,14 @@ def _deadline(context: Any) -> float | None:
     return deadline_within(time.monotonic(), float(remaining()) / 1000)
 
 
+def _attributes(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's `attributes`, or {} when a hand-made or corrupted event holds something else there."""
+    attributes = record.get("attributes")
+    return attributes if isinstance(attributes, dict) else {}
+
+
 def _queue_message(record: dict[str, Any], attempts: int) -> QueueMessage:
-    attributes = record.get("attributes") or {}
+    attributes = _attributes(record)
     try:
         attempt = max(1, int(attributes.get("ApproximateReceiveCount", 1)))
     except (TypeError, ValueError):
@@ -102,7 +118,7 @@ def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dl
             "runner_failure_reason": verdict.reason or "failed permanently",
             "runner_source_message_id": record["messageId"],
             "runner_source_queue": str(record.get("eventSourceARN", "")),
-            "runner_attempt": str((record.get("attributes") or {}).get("ApproximateReceiveCount", "1")),
+            "runner_attempt": str(_attributes(record).get("ApproximateReceiveCount", "1"))[:16],
         }
         entry: dict[str, Any] = {
             "Id": str(index),
@@ -110,7 +126,7 @@ def _dead_letter(records: list[dict[str, Any]], verdicts: dict[str, Verdict], dl
             "MessageAttributes": string_attributes(attributes),
         }
         if is_fifo(dlq_url):
-            group = (record.get("attributes") or {}).get("MessageGroupId") or "dead-letter"
+            group = str(_attributes(record).get("MessageGroupId") or "dead-letter")
             entry["MessageGroupId"] = sanitise_id(group)
             entry["MessageDeduplicationId"] = sanitise_id(record["messageId"])
         entries.append(entry)
@@ -134,8 +150,7 @@ def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records: list[dict[str, Any]] = list(event.get("Records") or [])
     # FIFO records carry their MessageGroupId; the queue ARN's ".fifo" suffix is the fallback.
     fifo = any(
-        "MessageGroupId" in (r.get("attributes") or {}) or str(r.get("eventSourceARN", "")).endswith(".fifo")
-        for r in records
+        "MessageGroupId" in _attributes(r) or str(r.get("eventSourceARN", "")).endswith(".fifo") for r in records
     )
     verdicts = _decide(records, context, fifo=fifo, cold_start=cold_start)
 
@@ -166,7 +181,7 @@ def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _group_of(record: dict[str, Any]) -> str:
-    return str((record.get("attributes") or {}).get("MessageGroupId", ""))
+    return str(_attributes(record).get("MessageGroupId", ""))
 
 
 def _fifo_rounds(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -240,26 +255,39 @@ def _is_http_event(event: dict[str, Any]) -> bool:
     return isinstance(event.get("headers"), dict) and ("body" in event or "requestContext" in event)
 
 
+def _sqs_publisher() -> Any:
+    from functions.publishers.sqs import SqsPublisher
+
+    queue_url = os.environ.get(QUEUE_URL_ENV, "").strip()
+    if not queue_url:
+        raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
+    return SqsPublisher(queue_url=queue_url)
+
+
+def _http_request(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    raw = event.get("body") or ""
+    try:
+        body = base64.b64decode(str(raw), validate=True) if event.get("isBase64Encoded") else str(raw).encode()
+    except ValueError:  # binascii.Error: the signature cannot match a body nobody can read
+        body = b""
+    headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+    return body, headers
+
+
 def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Schedule (EventBridge, or any direct invoke): publish every waiting task to RUNNER_QUEUE_URL.
     Function URL / API Gateway (event with headers and body): Encord's signed webhook for one stage."""
     from functions._dispatch import dispatch as run_dispatch
     from functions._dispatch import handle_webhook, parse_statuses, statuses_from_environment
-    from functions.publishers.sqs import SqsPublisher
 
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
     _use_secret_key()
     runner = load_runner()
-    queue_url = os.environ.get(QUEUE_URL_ENV, "").strip()
-    if not queue_url:
-        raise ConfigurationError(f"{QUEUE_URL_ENV} is not set: the SQS queue URL the dispatcher publishes to")
-    publisher = SqsPublisher(queue_url=queue_url)
+    publisher = _sqs_publisher()
     deadline = _deadline(context)
     if _is_http_event(event):
-        raw = event.get("body") or ""
-        body = base64.b64decode(raw) if event.get("isBase64Encoded") else str(raw).encode()
-        headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+        body, headers = _http_request(event)
         answer = handle_webhook(
             body,
             headers,
@@ -275,7 +303,7 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     depth = queue_depth_above_watermark(publisher)
     if depth is not None:
         logger.info("queue depth %d is above the watermark: nothing listed", depth, extra={"event": "dispatch_skipped"})
-        return {"destination": queue_url, "skipped": "queue depth above watermark", "queue_depth": depth}
+        return {"destination": publisher.queue_url, "skipped": "queue depth above watermark", "queue_depth": depth}
     return run_dispatch(runner, publisher, statuses=statuses, deadline=deadline).as_dict()
 
 
@@ -294,3 +322,24 @@ def queue_depth_above_watermark(publisher: Any) -> int | None:
     )["Attributes"]
     depth = int(attributes.get("ApproximateNumberOfMessages", 0))
     return depth if depth > watermark else None
+
+
+def webhook(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Encord's signed webhook only (the public function URL's handler): never a schedule, whatever the event.
+
+    The signature (and replay) is checked before the SSH key is read or the user's code is imported, so an
+    unsigned flood costs one HMAC per request and no Encord call. No webhook secret configured: 500.
+    """
+    from functions._dispatch import act_on_webhook, check_webhook
+
+    cold_start = take_cold_start()
+    _context_keys(context, cold_start)
+    if not _is_http_event(event):
+        return _http_answer(400, {"error": "this function answers Encord's signed webhook requests only"})
+    body, headers = _http_request(event)
+    rejected = check_webhook(body, headers, secret=secrets.webhook_secret(allow_arn=True))
+    if rejected is not None:
+        return _http_answer(rejected.status, rejected.body)
+    _use_secret_key()
+    answer = act_on_webhook(body, runner=load_runner(), publisher=_sqs_publisher(), deadline=_deadline(context))
+    return _http_answer(answer.status, answer.body)

@@ -6,6 +6,7 @@
 - `consume_http` (signature type `http`): the raw push body of a push subscription you own (the recommended
   deployment: it carries `deliveryAttempt`, and you set the dead-letter policy and ack deadline yourself).
 - `dispatch` (signature type `http`): Cloud Scheduler, or Encord's signed webhook.
+- `webhook` (signature type `http`): Encord's signed webhook only (the public function: no unsigned path).
 
 Ack/nack: return normally (2xx) when every task moved, held or skipped; raise / answer 500 when a task failed
 retryably; a permanent failure is published to RUNNER_DEAD_LETTER_TOPIC with its reason and acked.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -24,11 +26,12 @@ from typing import Any
 
 import flask
 import functions_framework
+from flask.logging import default_handler
 
 from functions import secrets
 from functions._consume import Verdict, deadline_within, env_seconds, max_attempts, process_messages
 from functions._disposition import Disposition
-from functions._logging import gcp_logger, set_trace_from_header, take_cold_start
+from functions._logging import RedactingFilter, gcp_logger, redact_handlers, set_trace_from_header, take_cold_start
 from functions._target import load_runner
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
 from runner_core.outcomes import QueueMessage
@@ -44,6 +47,9 @@ FUNCTION_TIMEOUT_ENV = "RUNNER_FUNCTION_TIMEOUT_S"
 UNSIGNED_SCHEDULE_ENV = "RUNNER_ALLOW_UNSIGNED_SCHEDULE"
 
 logger = gcp_logger("functions")
+# What functions-framework and Flask print on stderr (an unhandled exception's traceback) is redacted too.
+default_handler.addFilter(RedactingFilter())
+redact_handlers(logging.getLogger())
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +90,21 @@ def pushed_message(payload: Mapping[str, Any], *, fallback_id: str | None = None
         message_id=str(message_id),
         data=data,
         attributes={str(k): str(v) for k, v in attributes.items()} if isinstance(attributes, Mapping) else {},
-        delivery_attempt=int(attempt) if isinstance(attempt, int | str) and str(attempt).isdigit() else None,
+        delivery_attempt=_delivery_attempt(attempt),
         subscription=str(payload["subscription"]) if payload.get("subscription") else None,
         ordering_key=str(message.get("orderingKey")) if message.get("orderingKey") else None,
     )
+
+
+def _delivery_attempt(value: object) -> int | None:
+    """Pub/Sub's `deliveryAttempt`: a small whole number, else None (str.isdigit alone would let "²" through)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 1_000_000 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6:
+        return int(value)
+    return None
 
 
 def _raw_push_extras() -> Mapping[str, Any]:
@@ -185,29 +202,35 @@ def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
-@functions_framework.http
-def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
-    """Cloud Scheduler (unsigned) or Encord's webhook (signed): list waiting tasks and publish to RUNNER_TOPIC.
-
-    An unsigned request is a schedule trigger only when no webhook secret is configured or
-    RUNNER_ALLOW_UNSIGNED_SCHEDULE is true (deploy the function IAM-protected then); otherwise it gets 401.
-    """
-    from functions._dispatch import dispatch as run_dispatch
-    from functions._dispatch import handle_webhook, statuses_from_environment
+def _pubsub_publisher() -> Any:
     from functions.publishers.pubsub import PubSubPublisher
-    from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
-    started = time.monotonic()
-    take_cold_start()
-    set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
-    runner = load_runner()
     topic = os.environ.get(TOPIC_ENV, "").strip()
     if not topic:
         raise ConfigurationError(f"{TOPIC_ENV} is not set: the topic (projects/P/topics/T) the dispatcher publishes to")
     per_message = os.environ.get(TASKS_PER_MESSAGE_ENV, "1").strip() or "1"
     if not per_message.isdigit() or int(per_message) < 1:
         raise ConfigurationError(f"{TASKS_PER_MESSAGE_ENV}={per_message!r} is not a positive whole number")
-    publisher = PubSubPublisher(topic=topic, tasks_per_message=int(per_message))
+    return PubSubPublisher(topic=topic, tasks_per_message=int(per_message))
+
+
+@functions_framework.http
+def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
+    """Cloud Scheduler (unsigned) or Encord's webhook (signed): list waiting tasks and publish to RUNNER_TOPIC.
+
+    An unsigned request is a schedule trigger only when no webhook secret is configured or
+    RUNNER_ALLOW_UNSIGNED_SCHEDULE is true (deploy the function IAM-protected then); otherwise it gets 401.
+    A public webhook deploys `webhook` below instead, which has no unsigned path.
+    """
+    from functions._dispatch import dispatch as run_dispatch
+    from functions._dispatch import handle_webhook, statuses_from_environment
+    from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
+
+    started = time.monotonic()
+    take_cold_start()
+    set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
+    runner = load_runner()
+    publisher = _pubsub_publisher()
     secret = secrets.webhook_secret(allow_arn=False)
     headers = dict(request.headers.items())
     signed = any(key.lower() in {SIGNATURE_HEADER.lower(), TIMESTAMP_HEADER.lower()} for key in headers)
@@ -218,3 +241,23 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
         return answer.body, answer.status
     summary = run_dispatch(runner, publisher, statuses=statuses_from_environment(), deadline=_deadline(started))
     return summary.as_dict(), 200
+
+
+@functions_framework.http
+def webhook(request: flask.Request) -> tuple[dict[str, Any], int]:
+    """Encord's signed webhook only (the public function): never a schedule, whatever the environment says.
+
+    The signature (and replay) is checked before the SSH key is read or the user's code is imported. No webhook
+    secret configured: 500.
+    """
+    from functions._dispatch import act_on_webhook, check_webhook
+
+    started = time.monotonic()
+    take_cold_start()
+    set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
+    body = request.get_data()
+    rejected = check_webhook(body, dict(request.headers.items()), secret=secrets.webhook_secret(allow_arn=False))
+    if rejected is not None:
+        return rejected.body, rejected.status
+    answer = act_on_webhook(body, runner=load_runner(), publisher=_pubsub_publisher(), deadline=_deadline(started))
+    return answer.body, answer.status

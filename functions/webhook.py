@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,8 @@ from functions.errors import SignatureError, UnsupportedNotificationError, Webho
 SIGNATURE_HEADER = "X-Encord-Signature"
 TIMESTAMP_HEADER = "X-Encord-Timestamp"
 DEFAULT_TOLERANCE_S = 300
+MAX_TIMESTAMP_DIGITS = 12
+MAX_REMEMBERED_SIGNATURES = 10_000
 WORK_AVAILABLE_EVENT = "agent_stage_work_available_event"
 SUPPORTED_VERSION = 1
 
@@ -63,10 +67,10 @@ def verify_signature(
     missing = [name for name, value in ((SIGNATURE_HEADER, signature), (TIMESTAMP_HEADER, timestamp)) if not value]
     if missing or signature is None or timestamp is None:
         raise SignatureError(f"missing {' and '.join(missing)} header")
-    try:
-        signed_at = int(timestamp)
-    except ValueError:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is not a unix timestamp") from None
+    # ASCII digits, at most 12 of them: int() alone takes "١٢", " 12" and 309-digit values (OverflowError below).
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
+        raise SignatureError(f"{TIMESTAMP_HEADER} is not a unix timestamp")
+    signed_at = int(timestamp)
     age = abs((time.time() if now is None else now) - signed_at)
     if age > tolerance_s:
         raise SignatureError(f"signature timestamp is {age:.0f} s from now, outside the {tolerance_s} s tolerance")
@@ -74,6 +78,37 @@ def verify_signature(
     # Bytes, not str: compare_digest rejects non-ASCII str, and the header is attacker-controlled.
     if not hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
         raise SignatureError("signature does not match the body")
+
+
+class ReplayGuard:
+    """The signatures this process accepted within the tolerance window: the same signed request twice is a replay.
+
+    Per process (a warm Lambda or Cloud Functions instance), which is what one captured request hits when replayed
+    at once; bounded, oldest forgotten first. A request replayed to another instance is still limited to the window.
+    """
+
+    def __init__(self, *, limit: int = MAX_REMEMBERED_SIGNATURES) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def check_and_remember(self, signature: str, *, now: float, tolerance_s: int) -> None:
+        """Raise `SignatureError` when `signature` was accepted before and has not expired; else remember it."""
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) < now:
+                self._seen.popitem(last=False)
+            if signature in self._seen:
+                raise SignatureError("this signature was already used: a replayed request")
+            self._seen[signature] = now + 2 * tolerance_s  # the window is two-sided
+            while len(self._seen) > self._limit:
+                self._seen.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+replay_guard = ReplayGuard()
 
 
 def parse_work_available(body: bytes) -> WorkAvailable | None:

@@ -52,11 +52,19 @@ def load_settings() -> EncordSettings:
 def _create_client(key: str, domain: str | None) -> EncordUserClient:
     from encord.user_client import EncordUserClient
 
-    if domain is None:
-        return EncordUserClient.create_with_ssh_private_key(ssh_private_key=key, user_agent_suffix=USER_AGENT_SUFFIX)
-    return EncordUserClient.create_with_ssh_private_key(
-        ssh_private_key=key, user_agent_suffix=USER_AGENT_SUFFIX, domain=domain
-    )
+    from runner_core.errors import SettingsError
+
+    try:
+        if domain is None:
+            return EncordUserClient.create_with_ssh_private_key(
+                ssh_private_key=key, user_agent_suffix=USER_AGENT_SUFFIX
+            )
+        return EncordUserClient.create_with_ssh_private_key(
+            ssh_private_key=key, user_agent_suffix=USER_AGENT_SUFFIX, domain=domain
+        )
+    except (ValueError, TypeError) as exc:
+        # The SDK's messages about a key quote the key; `from None` keeps it out of every traceback too.
+        raise SettingsError(f"the Encord SDK refused the configured key ({type(exc).__name__})") from None
 
 
 def clear_client_cache() -> None:

@@ -2,7 +2,8 @@
 
 Same names and behaviour as encord-agents' task dependencies, with these differences:
 - `dep_client` returns the runner's client (the reference built a new one from the environment).
-- Frames are decoded with PyAV, not OpenCV. A video frame is read by seeking over HTTP Range requests, without
+- Frames are decoded with PyAV, not OpenCV (JPEG and WebP stills with Pillow, whose libjpeg-turbo/libwebp give
+  OpenCV's pixels exactly). A video frame is read by seeking over HTTP Range requests, without
   downloading the file; `dep_frame(k)` reads frame `k` (`dep_single_frame` is frame 0).
 - Downloads stream into a per-task directory under `RUNNER_TEMP_DIR`, with timeouts, retries, a size cap
   (`RUNNER_DOWNLOAD_MAX_BYTES`) and one re-signing of an expired URL; they are removed when the task's scope
@@ -111,7 +112,8 @@ def dep_video_sampler(
 def dep_asset(storage_item: StorageItem, scope: TaskScope) -> Generator[Path, None, None]:
     """A local path to the task's raw asset, valid for the task and removed when its scope closes.
 
-    Raises `ValueError` (`NoSingleAssetError`) naming the item type when the item has no single file (image
+    Raises `NoSingleAssetError` (a `ValueError` and, as in encord-agents, a `NotImplementedError`) naming the item
+    type when the item has no single file (image
     groups, groups, DICOM series, scenes): use `dep_single_frame`/`dep_frame(k)` or
     `storage_item.get_child_items()` for those.
     """

@@ -78,6 +78,10 @@ def decode_message(body: str | bytes | bytearray, *, max_bytes: int | None = Non
         raise MessageDecodeError(
             f"message body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise MessageDecodeError("message body is nested too deeply to decode") from None
+    except ValueError as exc:  # an integer past Python's digit limit (int_max_str_digits), and the like
+        raise MessageDecodeError(f"message body is not decodable JSON: {str(exc)[:120]}") from None
 
     if isinstance(data, list):
         return DecodedMessage(tasks=_decode_tasks(data, where="message"))

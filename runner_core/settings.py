@@ -63,17 +63,65 @@ class EncordSettings(BaseSettings):
             raise SettingsError("no Encord key configured: set ENCORD_SSH_KEY (content) or ENCORD_SSH_KEY_FILE (path)")
         if self.ssh_key_file is not None and self.ssh_key_content is not None:
             logger.warning("both ENCORD_SSH_KEY and ENCORD_SSH_KEY_FILE are set; using ENCORD_SSH_KEY")
+        _ = self.ssh_key  # checks the key's type and format now, before any SDK call could quote it
 
     @property
     def ssh_key(self) -> str:
-        """The key content (from ENCORD_SSH_KEY, else read from ENCORD_SSH_KEY_FILE). Read-only: never cached here."""
+        """The key (from ENCORD_SSH_KEY, else read from ENCORD_SSH_KEY_FILE) in the OpenSSH format the SDK reads.
+        Read-only: never cached here, so a rotated file is read again."""
         if self.ssh_key_content is not None:
-            return self.ssh_key_content.get_secret_value()
+            return encord_key(self.ssh_key_content.get_secret_value(), variable="ENCORD_SSH_KEY")
         assert self.ssh_key_file is not None  # guaranteed by model_post_init
         try:
-            return self.ssh_key_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SettingsError(f"cannot read ENCORD_SSH_KEY_FILE {str(self.ssh_key_file)!r}: {exc.strerror}") from None
+            text = self.ssh_key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise SettingsError(f"cannot read ENCORD_SSH_KEY_FILE {str(self.ssh_key_file)!r}: {reason}") from None
+        return encord_key(text, variable="ENCORD_SSH_KEY_FILE")
+
+
+ACCEPTED_KEYS = "Encord accepts an unencrypted Ed25519 private key, in OpenSSH or PEM format"
+
+
+def encord_key(text: str, *, variable: str) -> str:
+    """`text` as an OpenSSH Ed25519 private key, or a one-line `SettingsError` naming the accepted type.
+
+    Checked here because the SDK's own error for another key type quotes the whole key, and it would then reach
+    every log that prints the exception. No error raised here contains any part of `text`.
+    """
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    data = text.strip().encode("utf-8", "replace")
+    try:
+        if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
+            key: object = serialization.load_ssh_private_key(data, password=None)
+        else:
+            key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:  # cryptography's signal for "encrypted, and no password given"
+        raise SettingsError(f"{variable} holds a passphrase-protected key; {ACCEPTED_KEYS}") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise SettingsError(f"{variable} is not a private key this runner can read; {ACCEPTED_KEYS}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SettingsError(f"{variable} holds {_key_kind(key)} key; {ACCEPTED_KEYS}")
+    if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
+        return text  # already what the SDK reads; unchanged, so the client cache's digest of it stays stable
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode("ascii")
+
+
+def _key_kind(key: object) -> str:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "an RSA"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return "an ECDSA"
+    if isinstance(key, dsa.DSAPrivateKey):
+        return "a DSA"
+    return "another type of"
 
 
 def _looks_like_existing_path(value: str) -> bool:
@@ -85,7 +133,7 @@ def _looks_like_existing_path(value: str) -> bool:
         return False
 
 
-__all__ = ["EncordSettings"]
+__all__ = ["ACCEPTED_KEYS", "EncordSettings", "encord_key"]
 
 
 class QueueSettings(BaseSettings):

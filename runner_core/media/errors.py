@@ -45,5 +45,8 @@ class UnsupportedItemTypeError(MediaError, PermanentError, NotImplementedError):
     """The dependency cannot serve this storage item type (e.g. a video iterator for an image)."""
 
 
-class NoSingleAssetError(MediaError, PermanentError, ValueError):
-    """The item has no single file to hand out (image groups, groups, DICOM series, scenes, no signed URL)."""
+class NoSingleAssetError(MediaError, PermanentError, ValueError, NotImplementedError):
+    """The item has no single file to hand out (image groups, groups, DICOM series, scenes, no signed URL).
+
+    Also a `NotImplementedError`: what encord-agents' `dep_asset` raises for image groups and groups, so agent code
+    catching that keeps working."""

@@ -1,4 +1,4 @@
-"""Single frames as RGB `uint8` arrays `(h, w, 3)`, decoded with PyAV.
+"""Single frames as RGB `uint8` arrays `(h, w, 3)`, decoded with PyAV (JPEG and WebP stills with Pillow).
 
 A frame of a remote video is read without downloading the file: PyAV demuxes the signed URL through bounded HTTP
 Range requests, seeks to the keyframe at or before the frame and decodes forward to it.
@@ -6,6 +6,7 @@ Range requests, seeks to the keyframe at or before the frame and decodes forward
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -44,6 +45,23 @@ _IMAGE_CODECS: tuple[tuple[bytes, int, str], ...] = (
 )
 
 
+# Lossy stills whose pixels depend on the decoder's chroma upsampling: Pillow decodes them with libjpeg-turbo and
+# libwebp, the libraries OpenCV (and so encord-agents) uses, giving the same pixels; FFmpeg's own decoders differ
+# by tens of levels at sharp colour edges.
+_PILLOW_CODECS = frozenset({"mjpeg", "webp"})
+
+
+def _decode_with_pillow(data: bytes, *, name: str) -> RGBImage:
+    # Imported here: most agents never see a JPEG, and a cold start should not pay for Pillow's import.
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise MediaDecodeError(f"{name}: could not decode ({type(exc).__name__}: {exc})") from None
+
+
 def _image_codec(data: bytes) -> str | None:
     return next((codec for magic, offset, codec in _IMAGE_CODECS if data[offset : offset + len(magic)] == magic), None)
 
@@ -52,6 +70,8 @@ def decode_image(path: Path, *, settings: MediaSettings, name: str) -> RGBImage:
     """The pixels of a still image (PNG, JPEG, WebP, BMP, GIF, TIFF...) as RGB."""
     data = path.read_bytes()
     codec = _image_codec(data)
+    if codec in _PILLOW_CODECS:
+        return _decode_with_pillow(data, name=name)
     if codec is not None:
         with translate_errors(name):
             frames = av.CodecContext.create(codec, "r").decode(av.Packet(data))  # type: ignore[attr-defined]

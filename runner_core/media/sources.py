@@ -76,6 +76,15 @@ def _resigner(client: EncordUserClient, uuid: UUID) -> Callable[[], str | None]:
     return resign
 
 
+def suffix_for(mime_type: str) -> str | None:
+    """The file suffix for a media type: its subtype when that is a suffix of the same type (`image/jpeg` ->
+    `.jpeg`, as encord-agents names downloads), else the standard one (`text/plain` -> `.txt`)."""
+    subtype = "." + mime_type.partition("/")[2].partition(";")[0].strip().lower()
+    if subtype != "." and mimetypes.guess_type(f"file{subtype}")[0] == mime_type.partition(";")[0].strip().lower():
+        return subtype
+    return mimetypes.guess_extension(mime_type)
+
+
 def single_file(item: StorageItem, *, client: EncordUserClient) -> RemoteFile | None:
     """The item's own file, or None for composite items (and image sequences stored only as frames)."""
     if item.item_type in COMPOSITE_TYPES:
@@ -83,7 +92,7 @@ def single_file(item: StorageItem, *, client: EncordUserClient) -> RemoteFile | 
     url = item.get_signed_url()
     if url is None:
         return None
-    suffix = mimetypes.guess_extension(item.mime_type) if item.mime_type else None
+    suffix = suffix_for(item.mime_type) if item.mime_type else None
     file_name = f"{item.uuid}{suffix or PurePosixPath(item.name).suffix}"
     return RemoteFile(
         url=url, label=describe(item), file_name=file_name, size=item.file_size, resign=_resigner(client, item.uuid)

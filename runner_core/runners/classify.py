@@ -15,12 +15,20 @@ from runner_core.errors import PermanentError, RetryableError
 
 MAX_ERROR_CHARS = 300
 
-# PEM/OpenSSH private keys, bearer tokens and signed-URL signatures must never reach a result or a log field.
-_SECRET_PATTERNS = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
-    re.compile(r"(?i)\b(authorization|bearer|token|signature|sig|x-amz-[a-z-]+|key)([=:]\s*)[^\s&,;'\"]+"),
-    re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+:[^/\s@]+)@"),  # credentials in a URL
+# Names whose value is a secret, alone or as the end of a longer name (`webhook_secret`, `ENCORD_SSH_KEY`).
+_SECRET_NAMES = (
+    r"authorization|token|password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key|ssh[_-]?key"
+    r"|credentials?|signature|sig|x-amz-[a-z-]+|key"
 )
+# PEM/OpenSSH private keys, bearer tokens, `name=value` / `"name": "value"` secrets, signed-URL signatures, URL
+# credentials and long base64 runs (a key without its armour) must never reach a result or a log line.
+_KEY_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", re.DOTALL)
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]+")
+_NAMED = re.compile(
+    rf"""(?i)(["']?\b[a-z0-9_.-]*?(?:{_SECRET_NAMES})["']?)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&,;'"}}\]]+)"""
+)
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+:[^/\s@]+)@")
+_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{64,}={0,2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +64,26 @@ def short_reason(exc: BaseException) -> str:
 
 
 def sanitise(text: str) -> str:
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(_redact, text)
-    text = " ".join(text.split())
+    """`redact`, then one line of at most MAX_ERROR_CHARS characters (a reason for a result or an attribute)."""
+    text = " ".join(redact(text).split())
     if len(text) > MAX_ERROR_CHARS:
         text = text[: MAX_ERROR_CHARS - 1] + "…"
     return text
 
 
-def _redact(match: re.Match[str]) -> str:
-    if match.re is _SECRET_PATTERNS[0]:
-        return "[redacted key]"
-    if match.re is _SECRET_PATTERNS[2]:
-        return f"{match.group(1)}[redacted]@"
-    return f"{match.group(1)}{match.group(2)}[redacted]"
+def redact(text: str) -> str:
+    """`text` with every secret-looking part replaced, and otherwise unchanged (tracebacks keep their lines)."""
+    text = _KEY_BLOCK.sub("[redacted key]", text)
+    text = _BEARER.sub(r"\1\2[redacted]", text)
+    text = _NAMED.sub(_redact_value, text)
+    text = _URL_CREDENTIALS.sub(r"\1[redacted]@", text)
+    return _BASE64_RUN.sub("[redacted]", text)
+
+
+def _redact_value(match: re.Match[str]) -> str:
+    value = match.group(3)
+    quote = value[0] if value[:1] in {'"', "'"} else ""
+    return f"{match.group(1)}{match.group(2)}{quote}[redacted]{quote}"
 
 
 def _message_of(exc: BaseException) -> str:
@@ -85,4 +99,4 @@ def _first_line(text: str) -> str:
     return stripped.splitlines()[0] if stripped else ""
 
 
-__all__ = ["Classification", "classify", "is_retryable", "sanitise", "short_reason"]
+__all__ = ["Classification", "classify", "is_retryable", "redact", "sanitise", "short_reason"]

@@ -150,8 +150,9 @@ class QueueRunner(RunnerBase):
         for m_index, message in enumerate(messages):
             try:
                 decoded = decode_message(message.body, max_bytes=max_bytes)
-            except MessageDecodeError as exc:
-                reason = sanitise(str(exc))  # the reason may quote the body: never let a secret in it leave
+            except Exception as exc:  # whatever a body does to the decoder, it fails that message alone, for good
+                # The reason may quote the body: never let a secret in it leave.
+                reason = sanitise(str(exc) if isinstance(exc, MessageDecodeError) else short_reason(exc))
                 logger.warning("message %s rejected: %s", message.message_id, reason)
                 errors[m_index] = reason
                 continue

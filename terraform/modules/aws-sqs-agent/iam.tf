@@ -1,5 +1,7 @@
 # One role per function, each statement scoped to the one resource it needs (least privilege).
 
+data "aws_region" "current" {}
+
 locals {
   lambda_assume_role_policy = jsonencode({
     Version = "2012-10-17"
@@ -20,11 +22,20 @@ locals {
     Resource = "*"
   }]
 
+  # The keys may only be used through SQS and Secrets Manager on the functions' behalf, never called directly.
   kms_statements = length(local.kms_key_arns) == 0 ? [] : [{
     Sid      = "DecryptQueueAndSecrets"
     Effect   = "Allow"
     Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
     Resource = local.kms_key_arns
+    Condition = {
+      StringEquals = {
+        "kms:ViaService" = [
+          "sqs.${data.aws_region.current.name}.amazonaws.com",
+          "secretsmanager.${data.aws_region.current.name}.amazonaws.com",
+        ]
+      }
+    }
   }]
 
   consumer_policy_statements = local.create ? concat([
@@ -53,7 +64,7 @@ locals {
       Action   = ["secretsmanager:GetSecretValue"]
       Resource = [aws_secretsmanager_secret.ssh_key[0].arn]
     },
-  ], local.kms_statements, local.tracing_statements) : []
+  ], local.tracing_statements) : []
 
   producer_policy_statements = local.create_producer ? concat([
     {
@@ -74,7 +85,7 @@ locals {
       Action   = ["secretsmanager:GetSecretValue"]
       Resource = concat([aws_secretsmanager_secret.ssh_key[0].arn], aws_secretsmanager_secret.webhook[*].arn)
     },
-  ], local.kms_statements, local.tracing_statements) : []
+  ], local.tracing_statements) : []
 }
 
 resource "aws_iam_role" "consumer" {

@@ -156,22 +156,3 @@ resource "aws_lambda_permission" "producer_schedule" {
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.producer[0].arn
 }
-
-# Encord cannot sign AWS IAM requests: the URL is public and the handler verifies the webhook's HMAC
-# signature with the secret above before doing anything.
-resource "aws_lambda_function_url" "webhook" {
-  count = local.create_webhook ? 1 : 0
-
-  function_name      = aws_lambda_function.producer[0].function_name
-  authorization_type = "NONE"
-}
-
-resource "aws_lambda_permission" "webhook" {
-  count = local.create_webhook ? 1 : 0
-
-  statement_id           = "AllowPublicWebhookUrl"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.producer[0].function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
-}

@@ -76,6 +76,17 @@ variable "environment_variables" {
   description = "Extra environment variables for both functions (e.g. RUNNER_MAX_CONCURRENCY). Never put secrets here."
   type        = map(string)
   default     = {}
+
+  # A value here is plain text in the function's configuration and in Terraform state: secrets go to the secret
+  # manager this module creates (the SSH key and the webhook secret have their own secrets).
+  validation {
+    condition = alltrue([
+      for name in keys(var.environment_variables) :
+      !contains(["ENCORD_SSH_KEY", "ENCORD_WEBHOOK_SECRET"], upper(name)) &&
+      length(regexall("(?i)(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIALS)$", name)) == 0
+    ])
+    error_message = "environment_variables must not hold secrets (ENCORD_SSH_KEY, ENCORD_WEBHOOK_SECRET, *_SECRET, *_PASSWORD, *_TOKEN, *_PRIVATE_KEY, *_API_KEY, *_CREDENTIALS): put them in the module's secrets."
+  }
 }
 
 variable "tracing_mode" {
@@ -312,4 +323,21 @@ variable "ok_actions" {
   description = "ARNs notified when the DLQ alarm returns to OK."
   type        = list(string)
   default     = []
+}
+
+variable "webhook_handler" {
+  description = "Handler of the webhook function (signed requests only)."
+  type        = string
+  default     = "functions.aws.webhook"
+}
+
+variable "webhook_reserved_concurrency" {
+  description = "Reserved concurrency of the webhook function: the most instances a flood of requests to its public URL can take from the account."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.webhook_reserved_concurrency >= 1
+    error_message = "webhook_reserved_concurrency must be at least 1 (0 would disable the webhook)."
+  }
 }

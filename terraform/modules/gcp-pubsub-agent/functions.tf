@@ -164,7 +164,7 @@ resource "google_cloud_scheduler_job" "producer" {
 }
 
 ################################################################################
-# Webhook: the same dispatch code, public, and every request must carry Encord's HMAC signature
+# Webhook: its own entry point (signed requests only), public, with a bounded instance count
 ################################################################################
 
 resource "google_cloudfunctions2_function" "webhook" {
@@ -178,7 +178,7 @@ resource "google_cloudfunctions2_function" "webhook" {
 
   build_config {
     runtime     = var.runtime
-    entry_point = var.producer_entry_point
+    entry_point = var.webhook_entry_point
 
     source {
       storage_source {
@@ -191,7 +191,7 @@ resource "google_cloudfunctions2_function" "webhook" {
   service_config {
     timeout_seconds                = var.producer_timeout
     available_memory               = var.producer_memory
-    max_instance_count             = 5
+    max_instance_count             = var.webhook_max_instance_count
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.producer[0].email
@@ -208,7 +208,7 @@ resource "google_cloudfunctions2_function" "webhook" {
       }
     }
 
-    # With a webhook secret set, the handler rejects unsigned requests (401).
+    # The handler answers 500 without this secret and 401 to any request it did not sign: no unsigned path.
     secret_environment_variables {
       key        = "ENCORD_WEBHOOK_SECRET"
       project_id = var.project_id

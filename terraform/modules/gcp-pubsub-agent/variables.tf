@@ -82,6 +82,17 @@ variable "environment_variables" {
   description = "Extra environment variables for both functions. Never put secrets here."
   type        = map(string)
   default     = {}
+
+  # A value here is plain text in the function's configuration and in Terraform state: secrets go to the secret
+  # manager this module creates (the SSH key and the webhook secret have their own secrets).
+  validation {
+    condition = alltrue([
+      for name in keys(var.environment_variables) :
+      !contains(["ENCORD_SSH_KEY", "ENCORD_WEBHOOK_SECRET"], upper(name)) &&
+      length(regexall("(?i)(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIALS)$", name)) == 0
+    ])
+    error_message = "environment_variables must not hold secrets (ENCORD_SSH_KEY, ENCORD_WEBHOOK_SECRET, *_SECRET, *_PASSWORD, *_TOKEN, *_PRIVATE_KEY, *_API_KEY, *_CREDENTIALS): put them in the module's secrets."
+  }
 }
 
 variable "ssh_key_secret_version" {
@@ -258,4 +269,21 @@ variable "notification_channels" {
   description = "Cloud Monitoring notification channel ids for the dead-letter alert."
   type        = list(string)
   default     = []
+}
+
+variable "webhook_entry_point" {
+  description = "Entry point of the webhook function (signed requests only; never the schedule path)."
+  type        = string
+  default     = "webhook"
+}
+
+variable "webhook_max_instance_count" {
+  description = "Most instances of the public webhook function: bounds what a flood of requests can cost."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.webhook_max_instance_count >= 1 && var.webhook_max_instance_count <= 100
+    error_message = "webhook_max_instance_count must be between 1 and 100."
+  }
 }

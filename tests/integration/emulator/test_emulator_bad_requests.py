@@ -221,3 +221,41 @@ def test_bad_priority_or_label_save_changes_nothing(unchanged: RunningEmulator) 
     envelope = _signed_legacy(emulator, body, emulator.project_hash)
     with pytest.raises(ResourceNotFoundError):
         check_error_response(envelope["response"], payload=envelope.get("payload"))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Host": "attacker.example"}, {"Origin": "https://attacker.example"}, {"Host": "10.0.0.5:8080"}],
+    ids=["foreign_host", "cross_origin", "lan_host"],
+)
+def test_control_routes_refuse_foreign_hosts_and_origins(unchanged: RunningEmulator, headers: dict[str, str]) -> None:
+    refused = requests.post(f"{unchanged.url}/_emulator/reset", headers=headers, timeout=10)
+    assert refused.status_code == 403
+    assert "control routes" in refused.json()["message"]
+    local = {"Origin": f"{unchanged.url}"}
+    assert requests.get(f"{unchanged.url}/_emulator/health", headers=local, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("expires", "sig", "reason"),
+    [
+        (None, "%C3%A9%C3%A9", "malformed signature"),  # non-ASCII: compare_digest used to raise, dropping the socket
+        ("9" * 400, None, "malformed expiry"),
+        ("%D9%A1%D9%A2", None, "malformed expiry"),
+    ],
+    ids=["non_ascii_sig", "huge_expiry", "non_ascii_expiry"],
+)
+def test_malformed_signed_url_values_are_400(
+    unchanged: RunningEmulator, expires: str | None, sig: str | None, reason: str
+) -> None:
+    client = unchanged.client()
+    row = client.get_project(unchanged.project_hash).list_label_rows_v2(data_title_like="clip-%")[0]
+    assert row.backing_item_uuid is not None
+    url = client.get_storage_item(row.backing_item_uuid, sign_url=True).get_signed_url()
+    assert url is not None
+    base, _, query = url.partition("?")
+    params = dict(pair.split("=", 1) for pair in query.split("&"))
+    params.update({k: v for k, v in (("expires", expires), ("sig", sig)) if v is not None})
+    response = requests.get(f"{base}?{'&'.join(f'{k}={v}' for k, v in params.items())}", timeout=10)
+    assert response.status_code == 400
+    assert reason in response.text

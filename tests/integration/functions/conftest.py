@@ -16,6 +16,7 @@ from deploy.local.processes import free_port
 from encord_emulator.testing import DEMO_SEED, RunningEmulator, run_emulator
 from functions import _target
 from functions.publishers import pubsub as pubsub_publisher
+from functions.webhook import replay_guard
 from runner_core.client import clear_client_cache
 from tests.integration.functions.fn_harness import FirestoreEmulator, Moto, PubSubEmulator, stop_process_group
 
@@ -55,6 +56,7 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
             monkeypatch.delenv(name, raising=False)
         clear_client_cache()
         _target.clear_cache()
+        replay_guard.clear()  # each test signs afresh; a signature a previous test used is not a replay here
         monkeypatch.setitem(_target._loaded, TARGET, fn_agents.build_runner(running.project_hash))
         yield running
         _target.clear_cache()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -248,7 +249,8 @@ def test_webhook_for_a_project_not_on_the_allow_list_is_rejected(
         f"project {other} is not in RUNNER_PROJECT_ALLOWLIST; nothing was enqueued"
     )
     monkeypatch.setenv("RUNNER_PROJECT_ALLOWLIST", other)  # allowed, but this runner serves the demo project
-    answer = aws.dispatch(_webhook_event(emu, project=other), lambda_context())
+    # Signed a second earlier: the same request again would be refused as a replay.
+    answer = aws.dispatch(_webhook_event(emu, project=other, at=int(time.time()) - 1), lambda_context())
     assert answer["statusCode"] == 403
     assert "not the project of this function's runner" in json.loads(answer["body"])["error"]
     assert drain(moto.client("sqs"), webhook_queue) == []

@@ -25,11 +25,19 @@ def test_png_decodes_to_exact_rgb(media_files: MediaFiles, settings: MediaSettin
     assert np.array_equal(image, pattern_frame(3, 64, 48))
 
 
-def test_jpeg_decodes_like_pillow(media_files: MediaFiles, settings: MediaSettings) -> None:
+def test_jpeg_decodes_exactly_as_libjpeg_turbo(media_files: MediaFiles, settings: MediaSettings) -> None:
+    """The same pixels as libjpeg-turbo (Pillow here, OpenCV in encord-agents: tests/peer compares the two)."""
     image = decode_image(media_files.jpeg, settings=settings, name="jpeg")
     reference = np.asarray(Image.open(media_files.jpeg).convert("RGB"))
     assert image.shape == reference.shape == (48, 64, 3)
-    assert np.abs(image.astype(int) - reference.astype(int)).mean() < 3  # decoders differ by rounding only
+    assert np.array_equal(image, reference)
+
+
+def test_corrupt_jpeg_is_a_decode_error(tmp_path: pytest.TempPathFactory, settings: MediaSettings) -> None:
+    path = tmp_path / "broken.jpg"  # type: ignore[operator]
+    path.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    with pytest.raises(MediaDecodeError, match="broken"):
+        decode_image(path, settings=settings, name="broken")
 
 
 def test_grayscale_png_becomes_three_channels(tmp_path: pytest.TempPathFactory, settings: MediaSettings) -> None:

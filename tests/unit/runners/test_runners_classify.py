@@ -17,7 +17,7 @@ from runner_core.errors import (
     StageNotFoundError,
     UnknownPathwayError,
 )
-from runner_core.runners.classify import MAX_ERROR_CHARS, classify, sanitise
+from runner_core.runners.classify import MAX_ERROR_CHARS, classify, redact, sanitise
 
 RETRYABLE: list[BaseException] = [
     UnknownException("503 Service Unavailable"),
@@ -86,3 +86,44 @@ def test_sdk_auth_headers_and_url_credentials_are_redacted() -> None:
     text = sanitise("cannot reach https://agent:hunter2@proxy.internal:8080/v2/public")
     assert "hunter2" not in text
     assert "https://[redacted]@proxy.internal:8080/v2/public" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "eyJhbGciOiJIUzI1NiJ9"),
+        ('{"token": "tok-5f1e2d3c4b5a", "id": 3}', "tok-5f1e2d3c4b5a"),
+        ("{'access_token': 'at-998877'}", "at-998877"),
+        ("connect failed: password=hunter2&user=bob", "hunter2"),
+        ("GET /v1?api_key=AKIA1234567890&page=2", "AKIA1234567890"),
+        ("ENCORD_WEBHOOK_SECRET=whsec-0123 was set", "whsec-0123"),
+        ('"client_secret": "cs-42"', "cs-42"),
+        ("Provided key [" + "QUJD" * 20 + "] is not an Ed25519 private key", "QUJD" * 20),
+    ],
+    ids=[
+        "bearer",
+        "quoted_token",
+        "quoted_access_token",
+        "password",
+        "api_key",
+        "env_secret",
+        "client_secret",
+        "unarmoured_key",
+    ],
+)
+def test_each_kind_of_secret_is_redacted(text: str, secret: str) -> None:
+    assert secret not in sanitise(text)
+    assert secret not in redact(text)
+    assert "[redacted" in redact(text)
+
+
+def test_redact_keeps_the_lines_of_a_traceback() -> None:
+    traceback = 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: password=hunter2'
+    redacted = redact(traceback)
+    assert redacted.splitlines()[:2] == traceback.splitlines()[:2]
+    assert redacted.endswith("ValueError: password=[redacted]")
+
+
+def test_plain_reasons_are_left_alone() -> None:
+    for text in ("tasks[2].data_hash is not a UUID", "KeyError: 'x'", "message_id: 42", "stage abc has no agent"):
+        assert redact(text) == text
