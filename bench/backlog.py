@@ -131,7 +131,7 @@ def _run_child(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _repeated_dispatch() -> list[dict[str, Any]]:
-    from deploy.local.demo import _RepeatedProducer
+    from deploy.local.demo import RepeatedProducer
     from deploy.local.encord import EmulatorControl
     from deploy.local.errors import ComponentUnavailableError
     from deploy.local.outcomes import read_outcomes, summarise
@@ -154,7 +154,7 @@ def _repeated_dispatch() -> list[dict[str, Any]]:
             except ComponentUnavailableError as exc:
                 print(f"  {cloud}: skipped: {exc}")
                 continue
-            producer = _RepeatedProducer(path, runs=PRODUCER_RUNS, interval_s=1.0)
+            producer = RepeatedProducer(path, runs=PRODUCER_RUNS, interval_s=1.0)
             producer.start()
             producer.join()
 

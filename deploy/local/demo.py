@@ -68,7 +68,7 @@ def _watch(
     raise LocalStackError(f"{label}: tasks still waiting after {timeout_s:.0f} s")
 
 
-class _RepeatedProducer(threading.Thread):
+class RepeatedProducer(threading.Thread):
     """Runs the producer function `runs` times, `interval_s` apart, as a schedule tick and Encord's repeated
     webhook do in production while tasks are still queued or running: the task ledger keeps it to one agent run
     per task."""
@@ -105,7 +105,7 @@ def run_path(
     control.reset(state=False, requests=True, faults=False)
     result = PathResult(name=name, tasks=total)
     started = time.monotonic()
-    producer = _RepeatedProducer(path, runs=PRODUCER_RUNS, interval_s=PRODUCER_INTERVAL_S)
+    producer = RepeatedProducer(path, runs=PRODUCER_RUNS, interval_s=PRODUCER_INTERVAL_S)
     producer.start()
 
     def waiting() -> int:

@@ -23,6 +23,7 @@ from deploy.local.encord import EmulatorControl, TaskView, classification_answer
 from deploy.local.errors import LocalStackError
 from deploy.local.outcomes import OutcomeSummary, read_outcomes, read_rejections, summarise
 from deploy.local.stack import (
+    LEDGER_AWS_CONFIG,
     AwsPath,
     AwsPathConfig,
     DeadLetter,
@@ -108,11 +109,13 @@ def start_path(
     gcp_concurrency: int | None = None,
     gcp_raw_push: bool = False,
     pythonpath: Sequence[Path] = (),
+    ledger: bool = False,
 ) -> PathRun:
     """Start a fresh Encord emulator for `seed` and the `cloud` path ("aws" or "gcp") running `target`.
 
     `pythonpath` adds folders the functions import from (e.g. a test's own agent module). `gcp_raw_push` serves
-    `functions.gcp.consume_http` and delivers raw push bodies instead of Eventarc CloudEvents.
+    `functions.gcp.consume_http` and delivers raw push bodies instead of Eventarc CloudEvents. `ledger` gives the
+    path its task ledger (DynamoDB on moto / the Firestore emulator) with production's lease-vs-visibility rule.
     """
     if cloud not in ("aws", "gcp"):
         raise ValueError(f"unknown cloud path {cloud!r}")
@@ -127,9 +130,13 @@ def start_path(
                 target=target,
                 fifo=fifo,
                 instances=instances,
-                visibility_timeout_s=visibility_timeout_s,
+                visibility_timeout_s=max(visibility_timeout_s, LEDGER_AWS_CONFIG.visibility_timeout_s)
+                if ledger
+                else visibility_timeout_s,
                 max_receive_count=max_attempts,
                 extra_env=env,
+                ledger=ledger,
+                function_timeout_s=LEDGER_AWS_CONFIG.function_timeout_s if ledger else 60,
             ),
         )
     else:
@@ -142,6 +149,7 @@ def start_path(
                 extra_env=env,
                 consume_target="functions.gcp:consume_http" if gcp_raw_push else "functions.gcp:consume",
                 signature_type="http" if gcp_raw_push else "cloudevent",
+                ledger=ledger,
             ),
         )
     control = EmulatorControl(encord.url)
