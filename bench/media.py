@@ -47,6 +47,7 @@ IMAGES = 50
 LATENCY_MS = 20
 FPS = 30
 LONG_S, SHORT_S = 60, 5
+ITERATION_ROUNDS = 3
 CACHE_DIR = Path.home() / ".cache" / "runner-core" / "bench"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -315,13 +316,14 @@ def child_iterate(url: str, key_file: str, title: str, implementation: str) -> N
 
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
     before = _rss_kib("VmRSS")
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     count = 0
     with frames() as iterator:
         for _ in iterator:
             count += 1
-    seconds = time.perf_counter() - started
-    print(json.dumps({"frames": count, "seconds": seconds, "growth_kib": _rss_kib("VmHWM") - before}))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    growth = _rss_kib("VmHWM") - before
+    print(json.dumps({"frames": count, "seconds": seconds, "cpu_seconds": cpu, "growth_kib": growth}))
 
 
 def iterate_in_subprocess(emu: RunningEmulator, title: str, implementation: str) -> dict[str, float]:
@@ -374,16 +376,29 @@ def main() -> None:
         for index, what in ((LONG_S * FPS // 2, "on a keyframe"), (LONG_S * FPS // 2 + 2 * FPS - 1, "worst case")):
             report_frame(middle_frame(emu, counter, long_video, index), index, what)
 
-        print("\n(c) iterating every frame, peak RSS growth (own subprocess each)")
+        print("\n(c) iterating every frame (download included), peak RSS growth (own subprocess each, interleaved)")
         growth: dict[tuple[str, str], float] = {}
-        for implementation in ("ours", "theirs"):
-            for title in ("short.mp4", "long.mp4"):
-                run = iterate_in_subprocess(emu, title, implementation)
-                growth[(implementation, title)] = run["growth_kib"]
-                print(
-                    f"    {implementation:6s} {title:9s} {int(run['frames']):5d} frames in {run['seconds']:.1f} s,"
-                    f" peak RSS growth {run['growth_kib'] / 1024:.1f} MiB"
-                )
+        times: dict[str, list[tuple[float, float]]] = {"ours": [], "theirs": []}
+        for round_ in range(ITERATION_ROUNDS):
+            for implementation in ("ours", "theirs") if round_ % 2 == 0 else ("theirs", "ours"):
+                for title in ("short.mp4", "long.mp4"):
+                    run = iterate_in_subprocess(emu, title, implementation)
+                    growth[(implementation, title)] = run["growth_kib"]
+                    if title == "long.mp4":
+                        times[implementation].append((run["seconds"], run["cpu_seconds"]))
+                    print(
+                        f"    {implementation:6s} {title:9s} {int(run['frames']):5d} frames in {run['seconds']:.1f} s"
+                        f" (CPU {run['cpu_seconds']:.1f} s), peak RSS growth {run['growth_kib'] / 1024:.1f} MiB"
+                    )
+        (our_s, our_cpu), (their_s, their_cpu) = (
+            (statistics.median(t for t, _ in times[side]), statistics.median(c for _, c in times[side]))
+            for side in ("ours", "theirs")
+        )
+        print(
+            f"    long video, median of {ITERATION_ROUNDS}: runner-core {our_s:.2f} s (CPU {our_cpu:.2f} s) | "
+            f"encord-agents (OpenCV) {their_s:.2f} s (CPU {their_cpu:.2f} s) | time ratio {our_s / their_s:.2f}, "
+            f"CPU ratio {our_cpu / their_cpu:.2f}"
+        )
         for implementation in ("ours", "theirs"):
             short, long = growth[(implementation, "short.mp4")], growth[(implementation, "long.mp4")]
             print(f"    {implementation}: 60 s / 5 s growth ratio {long / max(short, 1):.2f}")

@@ -116,8 +116,7 @@ def add_row(
         priority=priority,
         seq=len(project.rows),
     )
-    project.rows[data_hash] = row
-    project.tasks[task_uuid] = data_hash
+    project.add_row(row)
     return row
 
 

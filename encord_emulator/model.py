@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -101,6 +103,30 @@ class Project:
     # Label branches other than main (encord_emulator/branches.py): branch -> data hash -> row, label hash -> row.
     branches: dict[str, dict[UUID, DataRow]] = field(default_factory=dict)
     branch_labels: dict[UUID, DataRow] = field(default_factory=dict)
+    # Stage index: each stage's tasks as a sorted list of `seq`, so a listing page costs O(page) (a bisect to
+    # the page token, then the next rows), not a scan of every task. Kept by `add_row` and `move_row` only.
+    _stage_seqs: dict[UUID, list[int]] = field(default_factory=dict)
+    _by_seq: dict[int, DataRow] = field(default_factory=dict)
+
+    def add_row(self, row: DataRow) -> None:
+        """A new data unit with its task; its `seq` must be new in the project."""
+        self.rows[row.data_hash] = row
+        self.tasks[row.task_uuid] = row.data_hash
+        self._by_seq[row.seq] = row
+        insort(self._stage_seqs.setdefault(row.stage_uuid, []), row.seq)
+
+    def move_row(self, row: DataRow, destination: UUID) -> None:
+        """Put a task in another stage (the only way a row's `stage_uuid` changes, so the index stays true)."""
+        seqs = self._stage_seqs[row.stage_uuid]
+        del seqs[bisect_right(seqs, row.seq) - 1]
+        row.stage_uuid = destination
+        insort(self._stage_seqs.setdefault(destination, []), row.seq)
+
+    def rows_in_stage(self, stage_uuid: UUID, *, after: int = -1) -> Iterator[DataRow]:
+        """The stage's tasks in creation order, starting after `seq` `after`; lazy, so a page reads a page."""
+        seqs = self._stage_seqs.get(stage_uuid, [])
+        for index in range(bisect_right(seqs, after), len(seqs)):
+            yield self._by_seq[seqs[index]]
 
     def stage(self, stage_uuid: UUID) -> Stage | None:
         for stage in self.stages:

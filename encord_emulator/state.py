@@ -158,20 +158,20 @@ class EmulatorState:
         size = self.settings.page_size
         with self.lock:
             project = self.project(project_hash)
-            stage_int = self._stage(project, stage_uuid).uuid.int
+            stage = self._stage(project, stage_uuid)
             if (dataset_hashes and project.dataset_hash not in dataset_hashes) or emails:
                 return {"results": [], "nextPageToken": None}  # nobody is assigned in the emulator
-            candidates = (
+            candidates: Iterable[DataRow] = (
                 sorted((project.rows[h] for h in data_hashes if h in project.rows), key=lambda row: row.seq)
                 if data_hashes
-                else project.rows.values()
+                else project.rows_in_stage(stage.uuid, after=after)
             )
             page: list[DataRow] = []
             more = False
             for row in candidates:
                 if (
                     row.seq <= after
-                    or row.stage_uuid.int != stage_int
+                    or row.stage_uuid != stage.uuid
                     or (statuses and row.task_status not in statuses)
                     or (needle is not None and needle not in row.title.lower())
                 ):
@@ -243,7 +243,7 @@ class EmulatorState:
 
     def _move(self, project: Project, row: DataRow, destination: UUID) -> None:
         stage = project.stage(destination)
-        row.stage_uuid = destination
+        project.move_row(row, destination)
         row.task_status = "COMPLETED" if stage is not None and stage.stage_type == "DONE" else "NEW"
         row.touch(_now())
 
@@ -357,7 +357,8 @@ class EmulatorState:
             project = self.project(project_hash)
             rows: Iterable[DataRow] = project.rows.values()
             if branch == branches.MAIN:
-                rows = wire.filter_metadata(rows, query, project)
+                named = wire.main_rows_by_label_hash(query, project)
+                rows = wire.filter_metadata(rows if named is None else named, query, project)
             else:  # data-unit filters on the units, then label filters on the branch's own label rows
                 unit_query = {k: v for k, v in query.items() if k not in branches.LABEL_FILTERS}
                 label_query = {k: v for k, v in query.items() if k in branches.LABEL_FILTERS}
@@ -460,7 +461,7 @@ class EmulatorState:
             stage = project.stage_by_title(title)
             if stage is None:
                 raise KeyError(f"no stage titled {title!r}")
-            return [str(row.task_uuid) for row in project.rows.values() if row.stage_uuid == stage.uuid]
+            return [str(row.task_uuid) for row in project.rows_in_stage(stage.uuid)]
 
     def _row_by_data_hash(self, data_hash: UUID | str, project_hash: UUID | str | None) -> DataRow:
         # Projects sharing a dataset share data hashes: without a project, the first project (seed order) wins.

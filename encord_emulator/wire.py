@@ -179,6 +179,24 @@ def _strings(query: Mapping[str, Any], key: str) -> set[str] | None:
     return {str(value) for value in values}
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def main_rows_by_label_hash(query: Mapping[str, Any], project: Project) -> list[DataRow] | None:
+    """The main-branch rows a query names by label hash, through the project's label index; None when it names
+    data hashes (looked up by `filter_metadata`) or no label hashes. A value that is no UUID matches nothing."""
+    label_hashes = _strings(query, "label_hashes")
+    if label_hashes is None or query.get("data_hashes") is not None:
+        return None
+    found = (project.labels.get(UUID(value)) for value in label_hashes if _is_uuid(value))
+    return sorted((project.rows[h] for h in found if h is not None), key=lambda row: row.seq)
+
+
 def filter_metadata(rows: Iterable[DataRow], query: Mapping[str, Any], project: Project) -> list[DataRow]:
     data_hashes = _strings(query, "data_hashes")
     if data_hashes is not None:

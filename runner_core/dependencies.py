@@ -5,7 +5,8 @@ Same names and behaviour as encord-agents' task dependencies, with these differe
 - Frames are decoded with PyAV, not OpenCV (JPEG and WebP stills with Pillow, whose libjpeg-turbo/libwebp give
   OpenCV's pixels exactly). A video frame is read by seeking over HTTP Range requests, without
   downloading the file; `dep_frame(k)` reads frame `k` (`dep_single_frame` is frame 0).
-- Downloads stream into a per-task directory under `RUNNER_TEMP_DIR`, with timeouts, retries, a size cap
+- Images and image-group members are fetched into memory and decoded there (no disk); other downloads stream
+  into a per-task directory under `RUNNER_TEMP_DIR`, with timeouts, retries, a size cap
   (`RUNNER_DOWNLOAD_MAX_BYTES`) and one re-signing of an expired URL; they are removed when the task's scope
   closes, also when the agent raises.
 - `dep_twin_label_row` resolves on first use, once per batch (one filtered listing of the twin project), never at

@@ -26,7 +26,20 @@ class MediaSettings(BaseSettings):
         ge=64 * 1024,
         description="First HTTP Range request size when a video is read remotely (grows on sequential reads).",
     )
-    max_concurrency: int = Field(default=8, ge=1, description="Tasks of one batch whose dependencies resolve at once.")
+    # A batch of small images is fetched all at once (a 50-task batch in one round of latency); big files are
+    # bounded separately below, so raising this does not put many videos on disk or in flight at once.
+    max_concurrency: int = Field(default=64, ge=1, description="Tasks of one batch whose dependencies resolve at once.")
+    max_large_downloads: int = Field(
+        default=4,
+        ge=1,
+        description="Downloads to disk running at once in a process; also the task concurrency of a batch whose "
+        "agent keeps whole files (dep_asset, dep_video_iterator, dep_video_sampler), so /tmp holds at most this many.",
+    )
+    in_memory_max_bytes: int = Field(
+        default=16 * 1024**2,
+        ge=0,
+        description="Stills up to this size (declared) are fetched into memory and decoded there, not via a file.",
+    )
 
     def temp_root(self) -> Path:
         """The directory temporary downloads live under (created on demand)."""

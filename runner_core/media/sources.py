@@ -16,14 +16,14 @@ from uuid import UUID
 
 from encord.orm.storage import StorageItemType
 
-from runner_core.media.downloads import download
+from runner_core.media.downloads import download, fetch_bytes
 from runner_core.media.errors import (
     AssetTooLargeError,
     FrameNotFoundError,
     NoSingleAssetError,
     UnsupportedItemTypeError,
 )
-from runner_core.media.frames import RGBImage, decode_image, read_video_frame
+from runner_core.media.frames import RGBImage, decode_image, decode_image_bytes, read_video_frame
 from runner_core.media.settings import MediaSettings
 from runner_core.media.temp import task_temp_dir
 
@@ -61,12 +61,20 @@ class RemoteFile:
 
         The directory and the file are removed when the block exits, also on errors.
         """
+        self.check_size(settings)
         with task_temp_dir(settings) as directory:
-            if self.size is not None and self.size > settings.download_max_bytes:
-                raise AssetTooLargeError(name=self.label, size=self.size, limit=settings.download_max_bytes)
             path = directory / self.file_name
             download(self.url, path, settings=settings, name=self.label, resign=self.resign)
             yield path
+
+    def check_size(self, settings: MediaSettings) -> None:
+        """Refuse a file whose declared size is over the cap before any byte is fetched."""
+        if self.size is not None and self.size > settings.download_max_bytes:
+            raise AssetTooLargeError(name=self.label, size=self.size, limit=settings.download_max_bytes)
+
+    def fits_in_memory(self, settings: MediaSettings) -> bool:
+        """Declared small enough to fetch into memory (an undeclared size goes to disk, where it can be large)."""
+        return self.size is not None and self.size <= settings.in_memory_max_bytes
 
 
 def _resigner(client: EncordUserClient, uuid: UUID) -> Callable[[], str | None]:
@@ -102,8 +110,8 @@ def single_file(item: StorageItem, *, client: EncordUserClient) -> RemoteFile | 
 def read_item_frame(item: StorageItem, index: int, *, client: EncordUserClient, settings: MediaSettings) -> RGBImage:
     """Frame `index` of an image, video, image group or image sequence, as RGB `uint8` `(h, w, 3)`.
 
-    Videos are read remotely (seek over Range requests, no download); stills are downloaded to a private temp dir
-    that is gone before this returns.
+    Videos are read remotely (seek over Range requests, no download); stills declared small enough are fetched into
+    memory and decoded there, others are downloaded to a private temp dir that is gone before this returns.
     """
     if item.item_type not in FRAME_TYPES:
         raise UnsupportedItemTypeError(
@@ -146,5 +154,9 @@ def _read_child(item: StorageItem, index: int, *, client: EncordUserClient, sett
 
 
 def _download_and_decode(remote: RemoteFile, *, settings: MediaSettings) -> RGBImage:
+    if remote.fits_in_memory(settings):
+        remote.check_size(settings)
+        data = fetch_bytes(remote.url, settings=settings, name=remote.label, resign=remote.resign)
+        return decode_image_bytes(data, name=remote.label)
     with remote.downloaded(settings) as path:
         return decode_image(path, settings=settings, name=remote.label)

@@ -28,6 +28,7 @@ from runner_core.runners.state import AgentReturn
 if TYPE_CHECKING:
     from runner_core.context import BatchScope
     from runner_core.di import Overrides
+    from runner_core.di.dependant import Dependant
     from runner_core.runners.agent import RunnerAgent
     from runner_core.runners.state import TaskState
 
@@ -53,6 +54,10 @@ async def execute_batch(
     deadline: float | None = None,
     overrides: Overrides | None = None,
 ) -> None:
+    if holds_whole_files(agent.dependant):
+        # Each such task keeps a whole file (a video, an asset) on disk until it ends, and /tmp is small: as many
+        # at once as the process downloads to disk at once, however many small-image tasks could run.
+        max_concurrency = min(max_concurrency, batch.media.max_large_downloads)
     slots = asyncio.Semaphore(max_concurrency)
     one_sync_agent_at_a_time = asyncio.Lock()
 
@@ -81,6 +86,21 @@ async def execute_batch(
                 state.fail(exc)
 
     await asyncio.gather(*(run_one(state) for state in states if state.active))
+
+
+# Dependencies that keep a whole downloaded file for the task's lifetime (by name: importing them here would load
+# PyAV on every cold start).
+WHOLE_FILE_DEPENDENCIES = frozenset(
+    f"runner_core.dependencies.{name}" for name in ("dep_asset", "dep_video_iterator", "dep_video_sampler")
+)
+
+
+def holds_whole_files(dependant: Dependant) -> bool:
+    """Whether any dependency in the tree downloads a whole file that lives as long as the task."""
+    call = dependant.call
+    if f"{getattr(call, '__module__', '')}.{getattr(call, '__qualname__', '')}" in WHOLE_FILE_DEPENDENCIES:
+        return True
+    return any(holds_whole_files(sub) for sub in dependant.dependencies)
 
 
 def normalise_return(value: Any) -> AgentReturn:
@@ -136,8 +156,9 @@ class _BackgroundLoop:
 
 _background = _BackgroundLoop()
 
-# Worker threads for synchronous dependencies and agents (downloads overlap across tasks and batches).
-WORKER_THREADS = 32
+# Worker threads for synchronous dependencies and agents (downloads overlap across tasks and batches): as many as
+# the default task concurrency, so a batch of small images is fetched in one round. Threads start on demand.
+WORKER_THREADS = 64
 
 
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:

@@ -82,6 +82,22 @@ def test_single_frame_of_every_item_type(emu: RunningEmulator, media: MediaSetti
     assert files_under(media.temp_root()) == []  # each download was gone before the function returned
 
 
+def test_stills_are_decoded_from_memory_unless_declared_large(emu: RunningEmulator, media: MediaSettings) -> None:
+    """Images and image-group members never touch the disk; over `in_memory_max_bytes` they go through a file."""
+    assert media.temp_dir is not None
+    for title in ("photo.png", "group"):
+        scope = scopes(emu.client(), media)[title]
+        in_memory = dep_single_frame(item_of(scope), scope)
+        assert not media.temp_dir.exists(), title  # not even the temp root was created
+        on_disk_settings = media.model_copy(update={"in_memory_max_bytes": 0})
+        scope.batch.media = on_disk_settings
+        on_disk = dep_single_frame(item_of(scope), scope)
+        assert media.temp_dir.exists(), title
+        assert files_under(media.temp_root()) == [], title
+        assert np.array_equal(in_memory, on_disk), title
+        media.temp_dir.rmdir()
+
+
 def test_frame_k_of_every_multi_frame_type(emu: RunningEmulator, media: MediaSettings) -> None:
     task_scopes = scopes(emu.client(), media)
     video = decode_video(fetch(item_of(task_scopes["clip.mp4"]).get_signed_url() or ""))

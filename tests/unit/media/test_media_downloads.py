@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from runner_core.errors import PermanentError, RetryableError
-from runner_core.media.downloads import download
+from runner_core.media.downloads import MediaSession, _large_download_slot, download, fetch_bytes
 from runner_core.media.errors import AssetRejectedError, AssetTooLargeError, DownloadError
 from runner_core.media.settings import MediaSettings
 from tests.unit.media.media_testkit import Fault, FileServer
@@ -22,6 +23,52 @@ def test_streams_the_whole_body(server: FileServer, settings: MediaSettings, tmp
     written = download(url, tmp_path / "a.bin", settings=settings, name="a")
     assert written == len(PAYLOAD)
     assert (tmp_path / "a.bin").read_bytes() == PAYLOAD
+
+
+def test_fetch_into_memory_retries_resumes_and_caps(server: FileServer, settings: MediaSettings) -> None:
+    url = server.add("/m.bin", PAYLOAD, faults=[Fault(status=503), Fault(reset_after=100_000)])
+    assert fetch_bytes(url, settings=settings, name="m") == PAYLOAD
+    assert server.count("/m.bin") == 3
+    capped = settings.model_copy(update={"download_max_bytes": 1000})
+    with pytest.raises(AssetTooLargeError):
+        fetch_bytes(server.add("/big.bin", PAYLOAD), settings=capped, name="big")
+
+
+def test_downloads_to_disk_wait_for_a_free_slot(server: FileServer, settings: MediaSettings, tmp_path: Path) -> None:
+    """With every `max_large_downloads` slot taken, a download to disk does not start; in-memory fetches do."""
+    bounded = settings.model_copy(update={"max_large_downloads": 1})
+    url = server.add("/big.bin", PAYLOAD)
+    with _large_download_slot(bounded):  # someone else's large download
+        waiting = threading.Thread(
+            target=download, args=(url, tmp_path / "big.bin"), kwargs={"settings": bounded, "name": "big"}
+        )
+        waiting.start()
+        waiting.join(timeout=0.3)
+        assert waiting.is_alive()
+        assert server.count("/big.bin") == 0
+        assert fetch_bytes(url, settings=bounded, name="small") == PAYLOAD  # memory fetches are not bounded here
+    waiting.join(timeout=30)
+    assert (tmp_path / "big.bin").read_bytes() == PAYLOAD
+
+
+def test_media_session_reads_proxy_settings_from_the_environment(
+    server: FileServer, settings: MediaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read once per origin, but read: a proxy in the environment is used, `no_proxy` still bypasses it."""
+    url = server.add("/a.bin", PAYLOAD)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # discard port: nothing listens
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    with pytest.raises(DownloadError):
+        download(url, tmp_path / "a.bin", settings=settings, name="a", session=MediaSession())
+    assert server.count("/a.bin") == 0
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    session = MediaSession()
+    for _ in range(2):
+        download(url, tmp_path / "a.bin", settings=settings, name="a", session=session)
+    assert server.count("/a.bin") == 2
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429])

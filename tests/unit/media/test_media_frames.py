@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from runner_core.media.errors import AssetRejectedError, FrameNotFoundError, MediaDecodeError
-from runner_core.media.frames import decode_image, read_video_frame
+from runner_core.media.frames import decode_image, decode_image_bytes, read_video_frame
 from runner_core.media.settings import MediaSettings
 from tests.unit.media.media_testkit import (
     Fault,
@@ -53,6 +53,16 @@ def test_not_an_image_is_a_decode_error(tmp_path: pytest.TempPathFactory, settin
     path.write_bytes(b"not a picture at all")
     with pytest.raises(MediaDecodeError, match="junk"):
         decode_image(path, settings=settings, name="junk")
+
+
+def test_tiff_from_memory_goes_through_the_demuxer(tmp_path: pytest.TempPathFactory) -> None:
+    """No codec is guessed from TIFF's magic bytes: the in-memory demuxer path decodes it, pixel for pixel."""
+    pixels = pattern_frame(5, 64, 48)
+    path = tmp_path / "frame.tiff"  # type: ignore[operator]
+    Image.fromarray(pixels).save(path, format="TIFF")
+    assert np.array_equal(decode_image_bytes(path.read_bytes(), name="tiff"), pixels)
+    with pytest.raises(MediaDecodeError, match="junk"):
+        decode_image_bytes(b"II*\x00 not really a tiff", name="junk")
 
 
 @pytest.mark.parametrize("index", [0, 1, 14, 15, 16, 44, 59, 89])

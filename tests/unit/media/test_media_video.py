@@ -14,7 +14,7 @@ from PIL import Image
 
 from runner_core.media.settings import MediaSettings
 from runner_core.media.temp import TEMP_PREFIX, sweep_stale, task_temp_dir
-from runner_core.media.video import Frame, VideoSampler, iter_video, sample_indices
+from runner_core.media.video import Frame, FrameBuffers, VideoSampler, iter_video, sample_indices
 from tests.unit.media.media_testkit import MediaFiles, decode_all, pattern_frame
 
 
@@ -23,6 +23,34 @@ def test_iterates_every_frame_in_order(media_files: MediaFiles, settings: MediaS
     frames = list(iter_video(media_files.video, settings=settings, name="clip"))
     assert [frame.frame for frame in frames] == list(range(len(truth)))
     assert all(np.array_equal(frame.content, expected) for frame, expected in zip(frames, truth, strict=True))
+
+
+def test_frames_dropped_one_by_one_are_still_exact(media_files: MediaFiles, settings: MediaSettings) -> None:
+    """The usual loop (each frame dropped before the next) reuses buffers; every frame still has its own pixels."""
+    truth = decode_all(media_files.video)
+    seen_buffers: set[int] = set()
+    count = 0
+    for frame in iter_video(media_files.video, settings=settings, name="clip"):
+        assert np.array_equal(frame.content, truth[frame.frame])
+        seen_buffers.add(frame.content.__array_interface__["data"][0])
+        count += 1
+    assert count == len(truth)
+    assert len(seen_buffers) < count  # buffers were recycled
+
+
+def test_frame_buffers_never_reuse_an_array_someone_holds() -> None:
+    pool = FrameBuffers(spares=2)
+    first = pool.hold(np.full((2, 2, 3), 1, dtype=np.uint8))
+    view = first[0]  # a view keeps its base array referenced
+    second = pool.hold(np.full((2, 2, 3), 2, dtype=np.uint8))
+    third = pool.hold(np.full((2, 2, 3), 3, dtype=np.uint8))  # both pooled arrays held: a fresh array
+    assert int(view[0, 0]) == 1
+    assert int(second[0, 0, 0]) == 2
+    assert int(third[0, 0, 0]) == 3
+    del view, first
+    fourth = pool.hold(np.full((2, 2, 3), 4, dtype=np.uint8))  # the first array is free again: reused
+    assert int(fourth[0, 0, 0]) == 4
+    assert int(second[0, 0, 0]) == 2
 
 
 @pytest.mark.parametrize(
