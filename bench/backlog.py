@@ -1,7 +1,7 @@
 """The task ledger and the bounded producer under production traffic. Run: `python -m bench backlog`.
 
 1. Producer scale: 1k, 20k and 100k tasks waiting at one stage (an Encord emulator process each), the real GCP
-   producer path (functions._dispatch -> Pub/Sub emulator, ledger on the Firestore emulator) run twice in a fresh
+   producer path (functions.trigger -> Pub/Sub emulator, ledger on the Firestore emulator) run twice in a fresh
    child process each: producer time, messages, peak RSS of the producer process, messages per task across both
    runs. (The AWS producer is the same code; moto's SQS makes every send O(queue depth), so 100k messages on moto
    would measure moto.)
@@ -38,15 +38,15 @@ PRODUCER_RUNS = 4
 
 def _producer_child() -> None:
     """In a fresh process: one producer run against the environment's emulators; prints one JSON line."""
-    from functions._dispatch import dispatch
     from functions.ledgers import ledger_from_environment
     from functions.publishers.pubsub import PubSubPublisher
+    from functions.trigger import publish_waiting_tasks
     from runner_core import QueueRunner
 
     runner = QueueRunner(project_hash=os.environ["BENCH_PROJECT_HASH"])
     runner.stage("pre-label")(_never_called)
     started = time.perf_counter()
-    summary = dispatch(runner, PubSubPublisher(topic=os.environ["RUNNER_TOPIC"]))
+    summary = publish_waiting_tasks(runner, PubSubPublisher(topic=os.environ["RUNNER_TOPIC"]))
     seconds = time.perf_counter() - started
     ledger = ledger_from_environment()
     print(

@@ -73,7 +73,7 @@ side = sys.argv[1]
 started, started_cpu = time.perf_counter(), time.process_time()
 if side == "ours":
     import functions.aws as framework
-    from functions._target import load_runner
+    from functions.target import load_runner
     framework_done, framework_cpu = time.perf_counter(), time.process_time()
     report(phase="framework", seconds=framework_done - started, cpu_seconds=framework_cpu - started_cpu)
     load_runner()  # the user's module, imported as the handler's first invocation would

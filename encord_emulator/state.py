@@ -3,6 +3,10 @@
 Each operation validates its whole request before changing anything, and runs under one lock, so a bad entry
 in a bundle leaves the state exactly as it was (Encord rejects such requests as a whole) and concurrent
 clients never see half an update. Results are fresh JSON-ready structures, never references into the state.
+
+Over ~400 lines on purpose for now: the wire operations and the test read helpers share one lock and one set of
+records; splitting them (operations / read helpers) is left until the emulator-indexing and peer-suite branches
+that edit this module land (issue 10).
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 Field names and required keys follow `docs/encord-wire-protocol.md` (shared docs) for SDK 0.1.211: v2 DTOs are
 camelCase with every Optional-without-default key present; legacy label-row dicts are snake_case.
+
+Over ~400 lines on purpose for now: every DTO builder here follows the one protocol document, and the
+emulator-indexing and peer-suite branches edit it; splitting it by resource (projects, tasks, label rows, storage)
+is left until they land (issue 10).
 """
 
 from __future__ import annotations

@@ -34,11 +34,10 @@ def dispatch(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List and build the messages, publish nothing.")] = False,
 ) -> None:
     # Imports inside the command: `runner-core --help` must not pay for boto3 or google-cloud-pubsub.
-    from functions._dispatch import dispatch as run_dispatch
-    from functions._dispatch import parse_statuses
-    from functions._target import load_runner
     from functions.errors import FunctionsError
     from functions.publishers import Publisher
+    from functions.target import load_runner
+    from functions.trigger import parse_statuses, publish_waiting_tasks
 
     if (sqs_queue_url is None) == (pubsub_topic is None):
         raise typer.BadParameter("give exactly one of --sqs-queue-url and --pubsub-topic")
@@ -66,7 +65,7 @@ def dispatch(
             )
             summary = {"messages": len(messages), "tasks": sum(m.task_count for m in messages), "dry_run": True}
         else:
-            summary = run_dispatch(runner, publisher, statuses=statuses).as_dict()
+            summary = publish_waiting_tasks(runner, publisher, statuses=statuses).as_dict()
     except FunctionsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None

@@ -1,13 +1,21 @@
-"""The entrypoints' exceptions. Each carries the HTTP status it maps to where one applies."""
+"""The entrypoints' exceptions. Each carries the HTTP status it maps to where one applies.
+
+They sit under the core's hierarchy: `except runner_core.errors.RunnerCoreError` catches both packages' errors,
+and `except runner_core.errors.ConfigurationError` catches a wrong variable here as well as the core's
+`SettingsError` (missing Encord key).
+"""
 
 from __future__ import annotations
 
+from runner_core.errors import ConfigurationError as CoreConfigurationError
+from runner_core.errors import RunnerCoreError
 
-class FunctionsError(Exception):
+
+class FunctionsError(RunnerCoreError):
     """Base of every error raised by `functions`."""
 
 
-class ConfigurationError(FunctionsError):
+class ConfigurationError(FunctionsError, CoreConfigurationError):
     """An environment variable is missing or malformed; the message names it and the fix."""
 
 

@@ -18,33 +18,39 @@ import base64
 import binascii
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 import functions_framework
 from flask.logging import default_handler
 
 from functions import secrets
-from functions._consume import Verdict, deadline_within, env_seconds, max_attempts, process_messages
-from functions._disposition import Disposition
-from functions._logging import RedactingFilter, gcp_logger, redact_handlers, set_trace_from_header, take_cold_start
-from functions._target import load_runner
+from functions.consumer import deadline_within, process_messages
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
+from functions.publishers.dead_letter import FAILURE_REASON
+from functions.settings import FunctionSettings, function_settings
+from functions.structured_logs import (
+    RedactingFilter,
+    gcp_logger,
+    redact_handlers,
+    set_trace_from_header,
+    take_cold_start,
+)
+from functions.target import load_runner
+from runner_core.disposition import Decision, Disposition
 from runner_core.outcomes import QueueMessage
+
+if TYPE_CHECKING:
+    from functions.publishers.pubsub import PubSubPublisher
 
 # Cold start: functions-framework has imported flask and itself before this module, so they cost nothing here.
 # The producer, the webhook and google-cloud-pubsub load when a handler first needs them (`consume` never loads
 # the producer; google-cloud-pubsub loads on the first publish).
 
 TOPIC_ENV = "RUNNER_TOPIC"
-DEAD_LETTER_TOPIC_ENV = "RUNNER_DEAD_LETTER_TOPIC"
-TASKS_PER_MESSAGE_ENV = "RUNNER_TASKS_PER_MESSAGE"
-FUNCTION_TIMEOUT_ENV = "RUNNER_FUNCTION_TIMEOUT_S"
-UNSIGNED_SCHEDULE_ENV = "RUNNER_ALLOW_UNSIGNED_SCHEDULE"
 
 logger = gcp_logger("functions")
 # What functions-framework and Flask print on stderr (an unhandled exception's traceback) is redacted too.
@@ -64,10 +70,10 @@ class PushedMessage:
     ordering_key: str | None = None
 
 
-def _deadline(started: float) -> float | None:
+def _deadline(started: float, settings: FunctionSettings) -> float | None:
     """Cloud Functions has no remaining-time API: RUNNER_FUNCTION_TIMEOUT_S (the deployed timeout) stands in."""
-    timeout = env_seconds(FUNCTION_TIMEOUT_ENV)
-    return None if timeout is None else deadline_within(started, timeout)
+    timeout = settings.function_timeout_s
+    return None if timeout is None else deadline_within(started, timeout, margin_s=settings.deadline_margin_s)
 
 
 def pushed_message(payload: Mapping[str, Any], *, fallback_id: str | None = None) -> PushedMessage:
@@ -115,54 +121,61 @@ def _raw_push_extras() -> Mapping[str, Any]:
     return body if isinstance(body, Mapping) and "message" in body else {}
 
 
-def _handle(pushed: PushedMessage) -> Verdict:
+def _handle(pushed: PushedMessage) -> tuple[bool, str | None]:
+    """Run one message and map the core's decision to Pub/Sub: (ack?, reason). A dead-letter decision is acked
+    once the message is stored on the dead-letter topic, else nacked."""
     started = time.monotonic()
     cold_start = take_cold_start()
     if flask.has_request_context():
         set_trace_from_header(flask.request.headers.get("X-Cloud-Trace-Context"))
-    runner = load_runner()
+    settings = function_settings()
+    runner = load_runner(settings.target)
     # deliveryAttempt is 0 or absent unless the subscription has a dead-letter policy: count that as attempt 1.
     message = QueueMessage(
         message_id=pushed.message_id,
         body=pushed.data,
         attempt=max(1, pushed.delivery_attempt or 1),
-        max_attempts=max_attempts(),
+        max_attempts=settings.max_attempts,
     )
-    verdict = process_messages(runner, [message], deadline=_deadline(started), logger=logger, cold_start=cold_start)[
-        pushed.message_id
-    ]
-    if verdict.disposition is Disposition.DEAD_LETTER:
-        return _dead_letter(pushed, verdict, attempt=message.attempt)
-    return verdict
+    decision = process_messages(
+        runner, [message], deadline=_deadline(started, settings), logger=logger, cold_start=cold_start
+    )[pushed.message_id]
+    if decision.disposition is Disposition.DEAD_LETTER:
+        return _dead_letter(
+            pushed, decision, topic=settings.dead_letter_topic, attempt=message.attempt
+        ), decision.reason
+    return decision.disposition is Disposition.ACK, decision.reason
 
 
-def _dead_letter(pushed: PushedMessage, verdict: Verdict, *, attempt: int) -> Verdict:
-    """Publish a permanent failure to the dead-letter topic and ack; without one, nack so the subscription's own
-    dead-letter policy takes it after max_delivery_attempts."""
-    topic = os.environ.get(DEAD_LETTER_TOPIC_ENV, "").strip()
-    reason = verdict.reason or "failed permanently"
+def _dead_letter(pushed: PushedMessage, decision: Decision, *, topic: str, attempt: int) -> bool:
+    """Publish a permanent failure to the dead-letter topic (True: stored, ack). Without a topic, False (nack) so
+    the subscription's own dead-letter policy takes it after max_delivery_attempts."""
+    from functions.publishers.dead_letter import SOURCE_SUBSCRIPTION, DeadLetter
+
+    letter = DeadLetter(
+        body=pushed.data,
+        message_id=pushed.message_id,
+        reason=decision.reason,
+        attempt=attempt,
+        source_key=SOURCE_SUBSCRIPTION,
+        source=pushed.subscription or "",
+    )
+    reason = letter.attributes()[FAILURE_REASON]
     if not topic:
         logger.error(
             "permanent failure but RUNNER_DEAD_LETTER_TOPIC is not set: nacking, so the subscription's "
             "dead-letter policy takes the message after max_delivery_attempts",
             extra={"event": "dead_letter_unconfigured", "message_id": pushed.message_id, "reason": reason},
         )
-        return Verdict(Disposition.RETRY, reason, verdict.result)
-    attributes = {
-        **pushed.attributes,
-        "runner_failure_reason": reason,
-        "runner_source_message_id": pushed.message_id,
-        "runner_source_subscription": pushed.subscription or "",
-        "runner_attempt": str(attempt),
-    }
-    from functions.publishers.pubsub import publish_one
+        return False
+    from functions.publishers.pubsub import publish_dead_letter
 
-    publish_one(topic, pushed.data, attributes=attributes)
+    publish_dead_letter(topic, letter, original_attributes=pushed.attributes)
     logger.warning(
         "dead-lettered",
         extra={"event": "dead_lettered", "message_id": pushed.message_id, "topic": topic, "reason": reason},
     )
-    return Verdict(Disposition.ACK, reason, verdict.result)
+    return True
 
 
 @functions_framework.cloud_event
@@ -177,9 +190,9 @@ def consume(event: Any) -> None:
     for key, value in _raw_push_extras().items():
         payload.setdefault(key, value)  # what functions-framework's conversion dropped (deliveryAttempt...)
     pushed = pushed_message(payload, fallback_id=str(event["id"]) if event.get("id") else None)
-    verdict = _handle(pushed)
-    if verdict.disposition is not Disposition.ACK:
-        raise RetryDeliveryError(verdict.reason or "retry")
+    acked, reason = _handle(pushed)
+    if not acked:
+        raise RetryDeliveryError(reason or "retry")
 
 
 @functions_framework.http
@@ -192,26 +205,18 @@ def consume_http(request: flask.Request) -> tuple[str, int]:
         pushed = pushed_message(body)
     except TransportDecodeError as exc:
         return str(exc), 400
-    verdict = _handle(pushed)
-    if verdict.disposition is Disposition.ACK:
+    acked, reason = _handle(pushed)
+    if acked:
         return "", 204
-    return verdict.reason or "retry", 500
+    return reason or "retry", 500
 
 
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
-
-
-def _pubsub_publisher() -> Any:
+def _pubsub_publisher(settings: FunctionSettings) -> PubSubPublisher:
     from functions.publishers.pubsub import PubSubPublisher
 
-    topic = os.environ.get(TOPIC_ENV, "").strip()
-    if not topic:
+    if not settings.topic:
         raise ConfigurationError(f"{TOPIC_ENV} is not set: the topic (projects/P/topics/T) the dispatcher publishes to")
-    per_message = os.environ.get(TASKS_PER_MESSAGE_ENV, "1").strip() or "1"
-    if not per_message.isdigit() or int(per_message) < 1:
-        raise ConfigurationError(f"{TASKS_PER_MESSAGE_ENV}={per_message!r} is not a positive whole number")
-    return PubSubPublisher(topic=topic, tasks_per_message=int(per_message))
+    return PubSubPublisher(topic=settings.topic, tasks_per_message=settings.tasks_per_message)
 
 
 @functions_framework.http
@@ -222,24 +227,25 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     RUNNER_ALLOW_UNSIGNED_SCHEDULE is true (deploy the function IAM-protected then); otherwise it gets 401.
     A public webhook deploys `webhook` below instead, which has no unsigned path.
     """
-    from functions._dispatch import dispatch as run_dispatch
-    from functions._dispatch import handle_webhook, statuses_from_environment
+    from functions.trigger import handle_webhook, publish_waiting_tasks, statuses_from_environment
     from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
     started = time.monotonic()
     take_cold_start()
     set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
-    runner = load_runner()
-    publisher = _pubsub_publisher()
-    secret = secrets.webhook_secret(allow_arn=False)
+    settings = function_settings()
+    runner = load_runner(settings.target)
+    publisher = _pubsub_publisher(settings)
+    secret = secrets.webhook_secret(settings, allow_arn=False)
     headers = dict(request.headers.items())
     signed = any(key.lower() in {SIGNATURE_HEADER.lower(), TIMESTAMP_HEADER.lower()} for key in headers)
-    if signed or (secret and not _truthy(UNSIGNED_SCHEDULE_ENV)):
+    deadline = _deadline(started, settings)
+    if signed or (secret and not settings.allow_unsigned_schedule):
         answer = handle_webhook(
-            request.get_data(), headers, runner=runner, publisher=publisher, secret=secret, deadline=_deadline(started)
+            request.get_data(), headers, runner=runner, publisher=publisher, secret=secret, deadline=deadline
         )
         return answer.body, answer.status
-    summary = run_dispatch(runner, publisher, statuses=statuses_from_environment(), deadline=_deadline(started))
+    summary = publish_waiting_tasks(runner, publisher, statuses=statuses_from_environment(settings), deadline=deadline)
     return summary.as_dict(), 200
 
 
@@ -250,14 +256,21 @@ def webhook(request: flask.Request) -> tuple[dict[str, Any], int]:
     The signature (and replay) is checked before the SSH key is read or the user's code is imported. No webhook
     secret configured: 500.
     """
-    from functions._dispatch import act_on_webhook, check_webhook
+    from functions.trigger import act_on_webhook, check_webhook
 
     started = time.monotonic()
     take_cold_start()
     set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
     body = request.get_data()
-    rejected = check_webhook(body, dict(request.headers.items()), secret=secrets.webhook_secret(allow_arn=False))
+    settings = function_settings()
+    secret = secrets.webhook_secret(settings, allow_arn=False)
+    rejected = check_webhook(body, dict(request.headers.items()), secret=secret)
     if rejected is not None:
         return rejected.body, rejected.status
-    answer = act_on_webhook(body, runner=load_runner(), publisher=_pubsub_publisher(), deadline=_deadline(started))
+    answer = act_on_webhook(
+        body,
+        runner=load_runner(settings.target),
+        publisher=_pubsub_publisher(settings),
+        deadline=_deadline(started, settings),
+    )
     return answer.body, answer.status

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from runner_core.ledger import Episode, Seen
 from runner_core.listing import ListingCursor, ResumableListing
-from runner_core.producer import SQS_MAX_MESSAGE_BYTES, OutboundMessage, TaskSource, messages_for_tasks
+from runner_core.producer import SQS_MAX_MESSAGE_BYTES, OutboundMessage, messages_for_tasks
+from runner_core.protocols import TaskSource
 
 if TYPE_CHECKING:
     from encord.workflow.stages.agent import AgentStage, AgentTask, AgentTaskStatus

@@ -45,11 +45,7 @@ class DecodedMessage:
     tasks: tuple[TaskRef, ...]
     project_hash: str | None = None
     stage_uuid: UUID | None = None
-    version: int | None = None
-
-    @property
-    def is_envelope(self) -> bool:
-        return self.version is not None
+    version: int | None = None  # None for the encord-agents forms
 
 
 def decode_message(body: str | bytes | bytearray, *, max_bytes: int | None = None) -> DecodedMessage:

@@ -55,24 +55,12 @@ class MessageResult:
     message_id: str
     tasks: tuple[TaskOutcome, ...]  # empty when the message could not be decoded
     error: str | None = None  # message-level (decode) error: permanent
+    # What the transport does with the message is decided from these fields by runner_core.disposition.decide.
 
     @property
     def ok(self) -> bool:
         """Every task moved, held or skipped, and the message itself was fine."""
         return self.error is None and all(task.ok for task in self.tasks)
-
-    @property
-    def retryable(self) -> bool:
-        """Some task failed retryably: redeliver the message."""
-        return self.error is None and any(t.outcome is Outcome.FAILED and t.retryable for t in self.tasks)
-
-    @property
-    def permanent(self) -> bool:
-        """The message is bad, or every failure in it is permanent: dead-letter it without spinning."""
-        if self.error is not None:
-            return True
-        failures = [t for t in self.tasks if t.outcome is Outcome.FAILED]
-        return bool(failures) and not any(t.retryable for t in failures)
 
 
 __all__ = ["MessageResult", "Outcome", "QueueMessage", "TaskOutcome"]

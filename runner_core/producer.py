@@ -7,13 +7,14 @@ No publishing and no cloud SDK here: `functions.publishers` sends what this buil
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from runner_core.errors import PermanentError
 from runner_core.messages import encode_envelope, task_payload
+from runner_core.protocols import TaskSource
 
 if TYPE_CHECKING:
     from encord.workflow.stages.agent import AgentStage, AgentTask, AgentTaskStatus
@@ -27,15 +28,6 @@ class MessageTooLargeError(PermanentError):
     """One task alone does not fit in a message of the transport's size."""
 
 
-class TaskSource(Protocol):
-    """What the producer needs from a runner (a QueueRunner has both)."""
-
-    @property
-    def project_hash(self) -> str: ...
-
-    def get_agent_stages(self) -> Iterable[AgentStage]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One queue message: the envelope body and what the publishers need to route and de-duplicate it."""
@@ -46,10 +38,6 @@ class OutboundMessage:
     task_count: int
     data_hash: UUID | None = None  # set when the message holds one task: the FIFO group / ordering key
     dedup_id: str | None = None  # task uuid + updated_at when the message holds one task
-
-    @property
-    def size(self) -> int:
-        return len(self.body.encode())
 
     @property
     def ordering_key(self) -> str | None:

@@ -1,6 +1,6 @@
 """What the functions did, read back from their structured logs: one JSON line per task outcome.
 
-The consumers log `{"event": "task_outcome", "task": ..., "outcome": ..., "pathway": ...}` (and
+The consumers log `{"event": "task_outcome", "task_uuid": ..., "outcome": ..., "pathway": ...}` (and
 `"event": "message_rejected"` for bodies with nothing decodable). Reading these lines is how the local stack reports
 per-pathway counts and how the e2e tests check that each task moved exactly once.
 """
@@ -54,7 +54,7 @@ def read_outcomes(log_dir: Path, *, prefix: str = "") -> list[OutcomeLine]:
             attempt = entry.get("attempt")
             lines.append(
                 OutcomeLine(
-                    task=entry.get("task"),
+                    task=entry.get("task_uuid"),
                     data_hash=entry.get("data_hash"),
                     outcome=str(entry.get("outcome")),
                     pathway=entry.get("pathway"),

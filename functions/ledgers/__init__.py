@@ -9,7 +9,6 @@ behaviour, and one warning per instance that a task delivered twice can run twic
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,10 +34,11 @@ class UsesLedger(Protocol):
 
 def ledger_from_environment() -> Ledger | None:
     """The process's ledger for the configured store (built once per instance), or None when none is configured."""
+    from functions.settings import function_settings
     from runner_core.ledger import LedgerSettings, TaskLedger
 
-    table = os.environ.get(TABLE_ENV, "").strip()
-    collection = os.environ.get(COLLECTION_ENV, "").strip()
+    settings = function_settings()
+    table, collection = settings.ledger_table, settings.ledger_collection
     if table and collection:
         raise ConfigurationError(f"set one of {TABLE_ENV} (AWS) and {COLLECTION_ENV} (GCP), not both")
     key = (table, collection)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from functions.publishers import PublishReport
+from functions.publishers.dead_letter import DeadLetter
 from runner_core.producer import PUBSUB_MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
@@ -116,3 +117,9 @@ class PubSubPublisher:
             errors=tuple(errors),
             unsent=tuple(unsent),
         )
+
+
+def publish_dead_letter(topic: str, letter: DeadLetter, *, original_attributes: Mapping[str, str]) -> str:
+    """Publish `letter` to the dead-letter topic, keeping the message's own attributes beside ours."""
+    data = letter.body.encode() if isinstance(letter.body, str) else letter.body
+    return publish_one(topic, data, attributes={**original_attributes, **letter.attributes()})

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from functions.publishers import PublishReport
+from functions.publishers.dead_letter import DeadLetter
 from runner_core.producer import SQS_MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
@@ -132,3 +133,26 @@ class SqsPublisher:
             errors=tuple(errors),
             unsent=tuple(index for index in range(len(messages)) if str(index) not in sent),
         )
+
+
+def send_dead_letters(queue_url: str, letters: Sequence[tuple[DeadLetter, str | None]]) -> tuple[set[str], list[str]]:
+    """Send `(letter, FIFO group)` pairs to the dead-letter queue; the message ids stored there, and the errors."""
+    fifo = is_fifo(queue_url)
+    entries: list[dict[str, Any]] = []
+    for index, (letter, group) in enumerate(letters):
+        body = letter.body.decode("utf-8", "replace") if isinstance(letter.body, bytes) else letter.body
+        entry: dict[str, Any] = {
+            "Id": str(index),
+            "MessageBody": body or "(empty body)",
+            "MessageAttributes": string_attributes(letter.attributes()),
+        }
+        if fifo:
+            entry["MessageGroupId"] = sanitise_id(group or "dead-letter")
+            entry["MessageDeduplicationId"] = sanitise_id(letter.message_id)
+        entries.append(entry)
+    try:
+        client = sqs_client()
+    except Exception as exc:  # no region, bad endpoint: the records stay failed and the redrive policy takes them
+        return set(), [f"SQS client unavailable: {type(exc).__name__}"]
+    sent, errors = send_entries(client, queue_url, entries)
+    return {letters[int(index)][0].message_id for index in sent}, errors

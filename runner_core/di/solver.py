@@ -30,14 +30,13 @@ async def solve(
     *,
     stack: contextlib.AsyncExitStack,
     scope: TaskScope | None = None,
-    values: Mapping[type, object] | None = None,
     cache: dict[Callable[..., Any], Any] | None = None,
     overrides: Overrides | None = None,
 ) -> dict[str, Any]:
     """Solve `dependant`'s parameters for one task and return the keyword arguments for `dependant.call`.
 
-    Auto-injected parameters are looked up in `values` (keyed by the annotated class, e.g. `LabelRowV2`) and then
-    in `scope`. `cache` maps a dependency callable to its value; pass a fresh dict per task (or None).
+    Auto-injected parameters are taken from `scope` (None when it holds nothing for them). `cache` maps a
+    dependency callable to its value; pass a fresh dict per task (or None).
     `overrides` replaces dependency callables (FastAPI's `dependency_overrides`), e.g. with fakes in tests.
 
     Raises `DependencyResolutionError` (original exception as `__cause__`) when a dependency fails or a needed
@@ -46,7 +45,6 @@ async def solve(
     solver = _Solver(
         stack=stack,
         scope=scope,
-        values=values or {},
         cache=cache if cache is not None else {},
         overrides=overrides or {},
     )
@@ -81,13 +79,11 @@ class _Solver:
         *,
         stack: contextlib.AsyncExitStack,
         scope: TaskScope | None,
-        values: Mapping[type, object],
         cache: dict[Callable[..., Any], Any],
         overrides: Overrides,
     ) -> None:
         self._stack = stack
         self._scope = scope
-        self._values = values
         self._cache = cache
         self._overrides = overrides
         # Futures for dependencies being computed, so concurrent siblings sharing one wait instead of re-running.
@@ -129,9 +125,7 @@ class _Solver:
         return self._analysed_overrides[key]
 
     def _injected_value(self, node: Dependant, param: InjectedParam, path: tuple[str, ...]) -> Any:
-        value: Any = self._values.get(param.injected_type)
-        if value is None and self._scope is not None:
-            value = value_from_scope(self._scope, param.requirement)
+        value: Any = None if self._scope is None else value_from_scope(self._scope, param.requirement)
         if value is None and not param.optional:
             raise DependencyResolutionError(
                 f"{node.qualname} needs a {param.injected_type.__name__} for parameter {param.name!r}, but none is "

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from runner_core.errors import ConfigurationError, DuplicateStageError
-from runner_core.outcomes import Outcome, TaskOutcome
 from runner_core.runners.agent import RunnerAgent, normalise_identity
 
 if TYPE_CHECKING:
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from runner_core.ledger import Ledger
     from runner_core.media.settings import MediaSettings
     from runner_core.models import LabelRowInitialiseLabelsArgs, LabelRowMetadataIncludeArgs
+    from runner_core.outcomes import TaskOutcome
     from runner_core.runners.project import ProjectResolver, ResolvedProject, ResolvedStage
     from runner_core.runners.state import WorkItem
 
@@ -70,6 +70,11 @@ class RunnerBase:
 
             self._user_client = get_user_client()
         return self._user_client
+
+    def use_client(self, client: EncordUserClient) -> None:
+        """Use `client` from now on: how an entrypoint hands over a client built from a key it holds (a secret
+        store), without putting the key in the process environment."""
+        self._user_client = client
 
     @property
     def _resolver(self) -> ProjectResolver:
@@ -164,7 +169,7 @@ class RunnerBase:
 
     # --- execution -----------------------------------------------------------------------------------------------
 
-    def _run_items(
+    def _run_agent_on_items(
         self,
         agent: RunnerAgent,
         items: Sequence[WorkItem],
@@ -176,6 +181,7 @@ class RunnerBase:
         # The pipeline loads on the first batch, not at import: importing an agent module stays cheap.
         from runner_core.runners.classify import short_reason
         from runner_core.runners.pipeline import BatchContext, run_batch
+        from runner_core.runners.task_outcomes import failed_before_start, skipped
 
         try:
             project = self.resolve_project(project_hash)
@@ -192,18 +198,11 @@ class RunnerBase:
             )
         except Exception as exc:
             logger.warning("cannot run stage %s: %s", agent.identity, short_reason(exc), exc_info=exc)
-            return [_failed_before_start(item, exc, project_hash or self._project_hash) for item in items]
+            return [failed_before_start(item, exc, project_hash or self._project_hash) for item in items]
         with self._claim(items) as (mine, others):
             outcomes = dict(zip(mine, run_batch(ctx, [items[i] for i in mine], deadline=deadline), strict=True))
         for index, note in others.items():
-            outcomes[index] = TaskOutcome(
-                task_uuid=items[index].task_uuid,
-                data_hash=items[index].data_hash,
-                project_hash=project.project_hash,
-                stage_uuid=stage.uuid,
-                outcome=Outcome.SKIPPED,
-                error=note,
-            )
+            outcomes[index] = skipped(items[index], note, project_hash=project.project_hash, stage_uuid=stage.uuid)
         return [outcomes[i] for i in range(len(items))]
 
     @contextmanager
@@ -229,20 +228,6 @@ class RunnerBase:
         finally:
             with self._inflight_lock:
                 self._inflight -= claimed
-
-
-def _failed_before_start(item: WorkItem, exc: BaseException, project_hash: str | None) -> TaskOutcome:
-    from runner_core.runners.classify import is_retryable, short_reason
-
-    return TaskOutcome(
-        task_uuid=item.task_uuid,
-        data_hash=item.data_hash,
-        project_hash=project_hash,
-        stage_uuid=None,
-        outcome=Outcome.FAILED,
-        retryable=is_retryable(exc),
-        error=short_reason(exc),
-    )
 
 
 def _parse_project_hash(project_hash: str | UUID) -> str:

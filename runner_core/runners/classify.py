@@ -1,4 +1,7 @@
-"""Error classification: is a failure worth another attempt, and what short reason may leave the process.
+"""Error classification: may a later attempt pass, and what short reason may leave the process.
+
+This classifies one exception (a fact on the task's outcome); what the transport does with a message is decided
+from the outcomes by `runner_core.disposition.decide`.
 
 Retryable: Encord 429/5xx/timeouts/connection errors, download failures, and any agent exception by default.
 Permanent: `runner_core.errors.PermanentError` (malformed message, unknown project/stage/pathway, or an agent that
@@ -8,7 +11,6 @@ raises it to say "never retry") and signatures that cannot be injected.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from runner_core.di.errors import DependencyDefinitionError, DependencyResolutionError, DependencyTeardownError
 from runner_core.errors import PermanentError, RetryableError
@@ -29,17 +31,6 @@ _NAMED = re.compile(
 )
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+:[^/\s@]+)@")
 _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{64,}={0,2}")
-
-
-@dataclass(frozen=True, slots=True)
-class Classification:
-    retryable: bool
-    reason: str  # short, sanitised, one line
-
-
-def classify(exc: BaseException) -> Classification:
-    """Classify an exception raised while processing one task (or a whole batch)."""
-    return Classification(retryable=is_retryable(exc), reason=short_reason(exc))
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -99,4 +90,4 @@ def _first_line(text: str) -> str:
     return stripped.splitlines()[0] if stripped else ""
 
 
-__all__ = ["Classification", "classify", "is_retryable", "redact", "sanitise", "short_reason"]
+__all__ = ["is_retryable", "redact", "sanitise", "short_reason"]

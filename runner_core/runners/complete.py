@@ -146,8 +146,6 @@ def proceed(states: Sequence[TaskState], *, failure_pathway: AgentPathway | None
 
 
 def _should_route_to_failure(state: TaskState) -> bool:
-    from runner_core.runners.classify import is_retryable
-
     if state.error is None or state.task is None or isinstance(state.error, DeadlineExceededError):
         return False
-    return state.item.is_last_attempt or not is_retryable(state.error)
+    return state.item.is_last_attempt or not state.failure_is_retryable

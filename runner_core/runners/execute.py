@@ -45,7 +45,7 @@ def too_late_to_start(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline - START_MARGIN_S
 
 
-async def execute_batch(
+async def solve_and_call_agents(
     states: Sequence[TaskState],
     agent: RunnerAgent,
     *,
@@ -61,7 +61,7 @@ async def execute_batch(
     slots = asyncio.Semaphore(max_concurrency)
     one_sync_agent_at_a_time = asyncio.Lock()
 
-    async def run_one(state: TaskState) -> None:
+    async def solve_and_call_one(state: TaskState) -> None:
         async with slots:
             if too_late_to_start(deadline):
                 state.fail(DeadlineExceededError("deadline"))
@@ -85,7 +85,7 @@ async def execute_batch(
                 logger.warning("task %s failed in %s", state.item.task_uuid, agent.printable_name, exc_info=exc)
                 state.fail(exc)
 
-    await asyncio.gather(*(run_one(state) for state in states if state.active))
+    await asyncio.gather(*(solve_and_call_one(state) for state in states if state.active))
 
 
 # Dependencies that keep a whole downloaded file for the task's lifetime (by name: importing them here would load

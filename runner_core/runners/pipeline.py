@@ -9,7 +9,6 @@ labels or its move.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,13 +16,13 @@ from typing import TYPE_CHECKING
 from runner_core.context import BatchScope
 from runner_core.di import Requirement, effective_requirements
 from runner_core.errors import DeadlineExceededError
-from runner_core.outcomes import Outcome, TaskOutcome
+from runner_core.outcomes import TaskOutcome
 from runner_core.runners import claims, complete, fetch
-from runner_core.runners.classify import is_retryable, short_reason
-from runner_core.runners.execute import execute_batch, run_coroutine, too_late_to_start
+from runner_core.runners.execute import run_coroutine, solve_and_call_agents, too_late_to_start
 from runner_core.runners.parallel import run_parallel
 from runner_core.runners.request_count import count_requests
 from runner_core.runners.state import TaskState, WorkItem
+from runner_core.runners.task_outcomes import from_state
 
 if TYPE_CHECKING:
     from encord.user_client import EncordUserClient
@@ -57,19 +56,22 @@ def run_batch(ctx: BatchContext, items: Sequence[WorkItem], *, deadline: float |
     states = [TaskState(item=item, task=item.task) for item in items]
     with count_requests(ctx.client) as counter:
         try:
-            _run(ctx, states, deadline)
+            _run_steps(ctx, states, deadline)
         except Exception as exc:  # a bug or an unexpected SDK error outside the per-task guards: fail what is left
             logger.exception("batch of %d task(s) at stage %s failed", len(states), ctx.stage.title)
             for state in states:
                 state.fail(exc)
     requests = counter.count if counter is not None else None
-    outcomes = [to_outcome(state, ctx, encord_requests=requests) for state in states]
+    outcomes = [
+        from_state(state, project_hash=ctx.project.project_hash, stage_uuid=ctx.stage.uuid, encord_requests=requests)
+        for state in states
+    ]
     if ctx.ledger is not None:
         claims.settle_tasks(ctx.ledger, states, outcomes)
     return outcomes
 
 
-def _run(ctx: BatchContext, states: list[TaskState], deadline: float | None) -> None:
+def _run_steps(ctx: BatchContext, states: list[TaskState], deadline: float | None) -> None:
     agent, project = ctx.agent, ctx.project.project
     # The same margin as for starting one task: a batch that cannot start any task costs no Encord request.
     if too_late_to_start(deadline):
@@ -115,7 +117,7 @@ def _run(ctx: BatchContext, states: list[TaskState], deadline: float | None) -> 
         tasks=[s.task for s in states if s.task is not None and s.active],
     )
     run_coroutine(
-        execute_batch(
+        solve_and_call_agents(
             states,
             agent,
             batch=batch,
@@ -140,53 +142,3 @@ def _failure_pathway(ctx: BatchContext) -> AgentPathway | None:
     except Exception:  # validate() reports this eagerly; at run time the tasks simply stay where they are
         logger.exception("failure pathway of %s is not usable", ctx.agent.printable_name)
         return None
-
-
-def to_outcome(state: TaskState, ctx: BatchContext, *, encord_requests: int | None = None) -> TaskOutcome:
-    item, pathway = state.item, state.pathway
-    retryable, error = False, None
-    if state.error is not None:
-        kind = Outcome.FAILED
-        retryable = not state.routed_to_failure_pathway and is_retryable(state.error)
-        error = "deadline" if isinstance(state.error, DeadlineExceededError) else short_reason(state.error)
-        pathway = pathway if state.routed_to_failure_pathway else None
-    elif state.outcome is Outcome.SKIPPED:
-        kind, error, pathway = Outcome.SKIPPED, state.note, None
-    else:
-        kind = Outcome.MOVED if pathway is not None else Outcome.HELD
-    outcome = TaskOutcome(
-        task_uuid=item.task_uuid,
-        data_hash=item.data_hash,
-        project_hash=ctx.project.project_hash,
-        stage_uuid=ctx.stage.uuid,
-        outcome=kind,
-        pathway_uuid=pathway.uuid if pathway is not None else None,
-        pathway_name=pathway.name if pathway is not None else None,
-        retryable=retryable,
-        error=error,
-        routed_to_failure_pathway=state.routed_to_failure_pathway,
-        duration_s=round(time.monotonic() - state.started, 4),
-        encord_requests=encord_requests,
-    )
-    log_outcome(outcome, item)
-    return outcome
-
-
-def log_outcome(outcome: TaskOutcome, item: WorkItem) -> None:
-    """One structured line per task outcome (the fields are under `extra["task_outcome"]`)."""
-    fields = {
-        "project_hash": outcome.project_hash,
-        "stage_uuid": str(outcome.stage_uuid) if outcome.stage_uuid else None,
-        "task_uuid": str(outcome.task_uuid) if outcome.task_uuid else None,
-        "data_hash": str(outcome.data_hash) if outcome.data_hash else None,
-        "attempt": item.attempt,
-        "outcome": outcome.outcome.value,
-        "pathway": outcome.pathway_name,
-        "retryable": outcome.retryable,
-        "error": outcome.error,
-        "duration_s": outcome.duration_s,
-        "encord_requests": outcome.encord_requests,  # per batch (see TaskOutcome.encord_requests)
-    }
-    # DEBUG: the entrypoints write the one outcome line per task, with the transport's fields (message id, cold
-    # start) that the core cannot know; a failure's traceback was already logged where it happened.
-    logger.debug("task %s %s", fields["task_uuid"], outcome.outcome.value, extra={"task_outcome": fields})

@@ -132,13 +132,6 @@ class ProjectResolver:
                 self._projects[project_hash] = found
             return found
 
-    def forget(self, project_hash: str | None = None) -> None:
-        with self._lock:
-            if project_hash is None:
-                self._projects.clear()
-            else:
-                self._projects.pop(project_hash, None)
-
     def _resolve(self, project_hash: str) -> ResolvedProject:
         from encord.exceptions import AuthorisationError, ResourceNotFoundError
         from encord.orm.project import ProjectType

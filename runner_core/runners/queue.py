@@ -12,7 +12,7 @@ from uuid import UUID
 
 from runner_core.errors import ConfigurationError, MessageDecodeError, ProjectError, StageNotFoundError
 from runner_core.outcomes import MessageResult, Outcome, QueueMessage, TaskOutcome
-from runner_core.runners.base import RunnerBase, _failed_before_start
+from runner_core.runners.base import RunnerBase
 
 if TYPE_CHECKING:
     from encord.user_client import EncordUserClient
@@ -111,7 +111,7 @@ class QueueRunner(RunnerBase):
             def wrapper(json_strs: str | bytes | list[str]) -> str:
                 bodies: list[str | bytes] = [json_strs] if isinstance(json_strs, str | bytes) else list(json_strs)
                 messages = [QueueMessage(message_id=str(i), body=body) for i, body in enumerate(bodies)]
-                results = self._process(messages, default_agent=agent, deadline=None)
+                results = self._decode_route_and_run(messages, default_agent=agent, deadline=None)
                 return completion_result(results, stage_uuid=self._stage_uuid_or_none(agent)).model_dump_json()
 
             return cast(WrappedAgent, wrapper)
@@ -125,7 +125,7 @@ class QueueRunner(RunnerBase):
         exactly one stage. Tasks of all messages for one stage run as one batch. `deadline` is a
         `time.monotonic()` value: tasks that cannot start safely before it fail retryably with error "deadline".
         """
-        return self._process(messages, default_agent=None, deadline=deadline)
+        return self._decode_route_and_run(messages, default_agent=None, deadline=deadline)
 
     # --- internals -------------------------------------------------------------------------------------------
 
@@ -136,12 +136,13 @@ class QueueRunner(RunnerBase):
 
         return QueueSettings()
 
-    def _process(
+    def _decode_route_and_run(
         self, messages: Sequence[QueueMessage], *, default_agent: RunnerAgent | None, deadline: float | None
     ) -> list[MessageResult]:
         from runner_core.messages import decode_message
         from runner_core.runners.classify import sanitise, short_reason
         from runner_core.runners.state import WorkItem
+        from runner_core.runners.task_outcomes import failed_before_start
 
         max_bytes = self.queue_settings.max_message_bytes
         errors: dict[int, str] = {}
@@ -162,7 +163,7 @@ class QueueRunner(RunnerBase):
             except Exception as exc:
                 logger.warning("message %s: %s", message.message_id, short_reason(exc), exc_info=exc)
                 task_outcomes[m_index] = [
-                    _failed_before_start(WorkItem(ref=ref), exc, decoded.project_hash or self.project_hash)
+                    failed_before_start(WorkItem(ref=ref), exc, decoded.project_hash or self.project_hash)
                     for ref in decoded.tasks
                 ]
                 continue
@@ -176,10 +177,10 @@ class QueueRunner(RunnerBase):
         for agent, slots in groups.values():
             items = [slot.item for slot in slots]
             try:
-                outcomes = self._run_items(agent, items, deadline=deadline)
+                outcomes = self._run_agent_on_items(agent, items, deadline=deadline)
             except Exception as exc:  # a bug: still answer for every task (retryably) instead of raising
                 logger.exception("processing %d task(s) for %s failed", len(items), agent.printable_name)
-                outcomes = [_failed_before_start(item, exc, self.project_hash) for item in items]
+                outcomes = [failed_before_start(item, exc, self.project_hash) for item in items]
             for slot, outcome in zip(slots, outcomes, strict=True):
                 task_outcomes[slot.message_index][slot.task_index] = outcome
 

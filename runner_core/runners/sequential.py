@@ -256,7 +256,7 @@ class SequentialRunner(RunnerBase):
     ) -> list[TaskOutcome]:
         attempts = num_retries + 1
         items = [WorkItem(task=task, attempt=1, max_attempts=attempts) for task in tasks]
-        outcomes = self._run_items(agent, items, project_hash=project_hash)
+        outcomes = self._run_agent_on_items(agent, items, project_hash=project_hash)
         for attempt in range(2, attempts + 1):
             retry = [i for i, o in enumerate(outcomes) if o.outcome is Outcome.FAILED and o.retryable]
             if not retry or self._stop.is_set():
@@ -280,7 +280,9 @@ class SequentialRunner(RunnerBase):
                 )
                 for i in retry
             ]
-            for index, outcome in zip(retry, self._run_items(agent, again, project_hash=project_hash), strict=True):
+            for index, outcome in zip(
+                retry, self._run_agent_on_items(agent, again, project_hash=project_hash), strict=True
+            ):
                 outcomes[index] = outcome
         return outcomes
 

@@ -83,6 +83,13 @@ class TaskState:
         """Still going through the pipeline (not failed, not skipped)."""
         return self.error is None and self.outcome is None
 
+    @property
+    def failure_is_retryable(self) -> bool:
+        """Failed, not routed along the failure pathway, and a later delivery may pass (classify.is_retryable)."""
+        from runner_core.runners.classify import is_retryable
+
+        return self.error is not None and not self.routed_to_failure_pathway and is_retryable(self.error)
+
     def fail(self, error: BaseException) -> None:
         with self._lock:
             if self.active:

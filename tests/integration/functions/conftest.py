@@ -14,7 +14,7 @@ from deploy.local.components import find_java, find_pubsub_emulator_jar, firesto
 from deploy.local.errors import ComponentUnavailableError
 from deploy.local.processes import free_port
 from encord_emulator.testing import DEMO_SEED, RunningEmulator, run_emulator
-from functions import _target
+from functions import target
 from functions.publishers import pubsub as pubsub_publisher
 from functions.webhook import replay_guard
 from runner_core.client import clear_client_cache
@@ -55,11 +55,11 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
         for name in ("RUNNER_DLQ_URL", "RUNNER_DEAD_LETTER_TOPIC", "RUNNER_PROJECT_ALLOWLIST", "RUNNER_MAX_ATTEMPTS"):
             monkeypatch.delenv(name, raising=False)
         clear_client_cache()
-        _target.clear_cache()
+        target.clear_cache()
         replay_guard.clear()  # each test signs afresh; a signature a previous test used is not a replay here
-        monkeypatch.setitem(_target._loaded, TARGET, fn_agents.build_runner(running.project_hash))
+        monkeypatch.setitem(target._loaded, TARGET, fn_agents.build_runner(running.project_hash))
         yield running
-        _target.clear_cache()
+        target.clear_cache()
         clear_client_cache()
 
 

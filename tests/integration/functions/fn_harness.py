@@ -40,10 +40,10 @@ def stop_process_group(process: subprocess.Popen[bytes], *, timeout_s: float) ->
 def install_failure_pathway_runner(monkeypatch: pytest.MonkeyPatch, *, project_hash: str, max_attempts: int) -> None:
     """RUNNER_TARGET becomes a runner that sends a task along `skip` once its last delivery attempt fails."""
     # Imported here: fn_agents builds its module-level runner from the environment when first imported.
-    from functions import _target
+    from functions import target
     from tests.integration.functions import fn_agents
 
-    monkeypatch.setitem(_target._loaded, fn_agents.TARGET, fn_agents.build_runner(project_hash, failure_pathway="skip"))
+    monkeypatch.setitem(target._loaded, fn_agents.TARGET, fn_agents.build_runner(project_hash, failure_pathway="skip"))
     monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", str(max_attempts))
 
 

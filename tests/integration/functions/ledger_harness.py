@@ -16,9 +16,9 @@ from encord.objects.ontology_labels_impl import LabelRowV2
 from encord.objects.options import Option
 from encord.workflow.stages.agent import AgentTask
 
-from functions._consume import Verdict, process_messages
-from functions._disposition import Disposition
+from functions.consumer import process_messages
 from runner_core import QueueRunner, TaskAgentReturnStruct
+from runner_core.disposition import Decision, Disposition
 from runner_core.outcomes import QueueMessage
 
 STAGE = "pre-label"
@@ -66,7 +66,7 @@ class Consumers:
         count: int,
         runners: Callable[[], QueueRunner],
         receive: Callable[[], list[tuple[QueueMessage, Any]]],
-        settle: Callable[[Any, Verdict], None],
+        settle: Callable[[Any, Decision], None],
     ) -> None:
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
@@ -78,7 +78,7 @@ class Consumers:
         self,
         runner: QueueRunner,
         receive: Callable[[], list[tuple[QueueMessage, Any]]],
-        settle: Callable[[Any, Verdict], None],
+        settle: Callable[[Any, Decision], None],
     ) -> None:
         import logging
 
@@ -111,8 +111,8 @@ class Consumers:
             raise self._errors[0]
 
 
-def acked(verdict: Verdict) -> bool:
-    return verdict.disposition is Disposition.ACK
+def acked(decision: Decision) -> bool:
+    return decision.disposition is Disposition.ACK
 
 
 def answers_per_task(emu: Any) -> dict[str, int]:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from encord_emulator.testing import RunningEmulator
-from functions import _target, aws
+from functions import aws, target
 from functions.publishers.sqs import SqsPublisher
 from runner_core.client import clear_client_cache
 from runner_core.producer import OutboundMessage, build_messages
@@ -54,7 +55,7 @@ def _send_mixed_batch(emu: RunningEmulator, moto: Any, queue_url: str) -> dict[s
     return bodies
 
 
-def _failed_kinds(event: dict[str, Any], response: dict[str, Any]) -> set[str]:
+def _failed_kinds(event: dict[str, Any], response: PartialItemFailureResponse) -> set[str]:
     kinds = {r["messageId"]: r["messageAttributes"]["kind"]["stringValue"] for r in event["Records"]}
     return {kinds[item["itemIdentifier"]] for item in response["batchItemFailures"]}
 
@@ -283,7 +284,7 @@ def test_loading_the_target_makes_no_encord_request(
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     emu.reset_counters()
-    runner = _target.load_runner("fn_fresh_agents:runner")
+    runner = target.load_runner("fn_fresh_agents:runner")
     assert emu.requests() == 0
     assert [stage.title for stage in runner.get_agent_stages()] == ["pre-label"]
     assert emu.requests() > 0  # the counter does count: the first use resolved the project

@@ -18,7 +18,7 @@ from PIL import Image
 
 from deploy.local.seeds import backlog_seed
 from encord_emulator.testing import RunningEmulator, run_emulator
-from functions import _target, ledgers
+from functions import ledgers, target
 from runner_core.client import clear_client_cache
 from runner_core.messages import decode_message
 from tests.integration.functions import fn_agents
@@ -42,10 +42,10 @@ def big_backlog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run
         monkeypatch.delenv("ENCORD_WEBHOOK_SECRET", raising=False)
         monkeypatch.setenv("RUNNER_TARGET", TARGET)
         clear_client_cache()
-        _target.clear_cache()
-        monkeypatch.setitem(_target._loaded, TARGET, fn_agents.build_runner(emu.project_hash))
+        target.clear_cache()
+        monkeypatch.setitem(target._loaded, TARGET, fn_agents.build_runner(emu.project_hash))
         yield emu
-        _target.clear_cache()
+        target.clear_cache()
         clear_client_cache()
 
 

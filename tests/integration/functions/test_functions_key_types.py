@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from encord_emulator.testing import RunningEmulator
-from functions import _target, aws
-from functions._logging import CloudLoggingFormatter
+from functions import aws, target
+from functions.structured_logs import CloudLoggingFormatter
 from runner_core.client import clear_client_cache, load_settings
 from runner_core.errors import SettingsError
 from runner_core.producer import build_messages
@@ -62,7 +62,7 @@ def test_a_key_of_another_type_is_refused_without_leaking_it(
     monkeypatch.setenv("ENCORD_SSH_KEY", key)
     clear_client_cache()
     # A fresh runner, so it builds its client from the key above.
-    monkeypatch.setitem(_target._loaded, fn_agents.TARGET, fn_agents.build_runner(emu.project_hash))
+    monkeypatch.setitem(target._loaded, fn_agents.TARGET, fn_agents.build_runner(emu.project_hash))
 
     with pytest.raises(SettingsError) as raised:
         load_settings()
@@ -79,7 +79,7 @@ def test_a_key_of_another_type_is_refused_without_leaking_it(
     assert len(response["batchItemFailures"]) == 1
 
     # GCP: nacked (500), the same way.
-    monkeypatch.setitem(_target._loaded, fn_agents.TARGET, fn_agents.build_runner(emu.project_hash))
+    monkeypatch.setitem(target._loaded, fn_agents.TARGET, fn_agents.build_runner(emu.project_hash))
     raw = json.loads((EVENTS / "pubsub_push_raw.json").read_text())
     raw["message"]["data"] = base64.b64encode(by_title["bright-01.png"].body.encode()).decode()
     assert ff_client(SOURCE, "consume_http", "http").post("/", json=raw).status_code == 500

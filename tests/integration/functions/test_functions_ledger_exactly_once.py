@@ -15,11 +15,11 @@ import pytest
 from deploy.local.seeds import image_project_seed
 from encord_emulator.testing import RunningEmulator, run_emulator
 from functions import ledgers
-from functions._consume import Verdict
-from functions._dispatch import dispatch
 from functions.publishers.pubsub import PubSubPublisher
 from functions.publishers.sqs import SqsPublisher
+from functions.trigger import publish_waiting_tasks
 from runner_core.client import clear_client_cache
+from runner_core.disposition import Decision
 from runner_core.outcomes import QueueMessage
 from tests.integration.functions.fn_harness import FirestoreEmulator, Moto, PubSubEmulator
 from tests.integration.functions.ledger_harness import STAGE, AgentRuns, Consumers, acked, answers_per_task
@@ -46,7 +46,7 @@ def _drive(emu: RunningEmulator, runs: AgentRuns, publisher: Any, consumers: Con
     producer = runs.build_runner(emu.project_hash)
     with consumers:
         for _ in range(PRODUCER_RUNS):
-            dispatch(producer, publisher, deadline=time.monotonic() + 10)
+            publish_waiting_tasks(producer, publisher, deadline=time.monotonic() + 10)
             time.sleep(1.5)
         end = time.monotonic() + 90
         while time.monotonic() < end and (emu.state.tasks_in_stage(emu.project_hash, STAGE) or in_queue()):
@@ -54,7 +54,7 @@ def _drive(emu: RunningEmulator, runs: AgentRuns, publisher: Any, consumers: Con
     assert emu.state.tasks_in_stage(emu.project_hash, STAGE) == []
     assert in_queue() == 0
     # One more producer run finds nothing to publish.
-    assert dispatch(producer, publisher, deadline=time.monotonic() + 10).tasks == 0
+    assert publish_waiting_tasks(producer, publisher, deadline=time.monotonic() + 10).tasks == 0
 
 
 def _assert_exactly_once(emu: RunningEmulator, runs: AgentRuns, waiting: list[str]) -> None:
@@ -92,7 +92,7 @@ def test_sqs_dynamodb_exactly_one_run_per_task(
             for m in received.get("Messages", [])
         ]
 
-    def settle(handle: Any, verdict: Verdict) -> None:
+    def settle(handle: Any, verdict: Decision) -> None:
         if acked(verdict):
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=handle)
         else:
@@ -142,7 +142,7 @@ def test_pubsub_firestore_exactly_one_run_per_task(
             received.append((message, (item.message.message_id, item.ack_id)))
         return received
 
-    def settle(handle: Any, verdict: Verdict) -> None:
+    def settle(handle: Any, verdict: Decision) -> None:
         message_id, ack_id = handle
         if acked(verdict):
             subscriber.acknowledge(subscription=subscription, ack_ids=[ack_id])

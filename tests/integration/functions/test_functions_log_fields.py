@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from encord_emulator.testing import RunningEmulator
-from functions import _logging, aws
+from functions import aws, structured_logs
 from runner_core.producer import build_messages
 from tests.integration.functions import fn_agents
 from tests.integration.functions.fn_harness import Moto, lambda_context, receive_event, title_of
@@ -18,7 +18,17 @@ from tests.unit.functions._functions_fakes import ff_client
 
 EVENTS = Path(__file__).parents[2] / "events"
 SOURCE = str(Path(__file__).parents[3] / "functions" / "gcp.py")
-SHARED = ("project", "stage", "task", "data_hash", "message_id", "attempt", "outcome", "duration_ms", "cold_start")
+SHARED = (
+    "project_hash",
+    "stage_uuid",
+    "task_uuid",
+    "data_hash",
+    "message_id",
+    "attempt",
+    "outcome",
+    "duration_ms",
+    "cold_start",
+)
 
 
 def _task_lines(stdout: str) -> list[dict[str, Any]]:
@@ -29,14 +39,14 @@ def _task_lines(stdout: str) -> list[dict[str, Any]]:
 def _check(line: dict[str, Any], *, body: str, message_id: str, cold_start: bool) -> None:
     envelope = json.loads(body)
     task = envelope["tasks"][0]
-    assert {key: line.get(key) for key in ("project", "task", "data_hash", "message_id", "outcome")} == {
-        "project": envelope["project_hash"],
-        "task": task["uuid"],
+    assert {key: line.get(key) for key in ("project_hash", "task_uuid", "data_hash", "message_id", "outcome")} == {
+        "project_hash": envelope["project_hash"],
+        "task_uuid": task["uuid"],
         "data_hash": task["data_hash"],
         "message_id": message_id,
         "outcome": "moved",
     }
-    assert line["stage"] == envelope["stage_uuid"]
+    assert line["stage_uuid"] == envelope["stage_uuid"]
     assert line["attempt"] == 1
     assert line["cold_start"] is cold_start
     assert isinstance(line["duration_ms"], int | float)
@@ -56,7 +66,7 @@ def test_aws_and_gcp_task_lines_carry_the_shared_fields(
 
     # AWS, on a cold instance: the records as Powertools' own formatter writes them (its handler holds the stdout of
     # import time, which capsys does not see).
-    monkeypatch.setattr(_logging, "_cold", True)
+    monkeypatch.setattr(structured_logs, "_cold", True)
     sqs = moto.client("sqs")
     queue_url = str(sqs.create_queue(QueueName="log-fields")["QueueUrl"])
     sqs.send_message(QueueUrl=queue_url, MessageBody=by_title["bright-00.png"].body)

@@ -12,7 +12,7 @@ import pytest
 
 from encord_emulator.testing import RunningEmulator
 from functions import aws
-from functions._logging import CloudLoggingFormatter
+from functions.structured_logs import CloudLoggingFormatter
 from functions.webhook import sign
 from runner_core.producer import build_messages
 from tests.integration.functions import fn_agents
@@ -87,10 +87,10 @@ def test_logs_hold_no_key_material(
     from runner_core.client import clear_client_cache
 
     clear_client_cache()
-    from functions import _target
+    from functions import target
 
-    _target.clear_cache()
-    monkeypatch.setitem(_target._loaded, fn_agents.TARGET, fn_agents.build_runner(emu.project_hash))
+    target.clear_cache()
+    monkeypatch.setitem(target._loaded, fn_agents.TARGET, fn_agents.build_runner(emu.project_hash))
     raw["message"]["data"] = base64.b64encode(by_title["bright-06.png"].body.encode()).decode()
     assert client.post("/", json=raw).status_code == 500
 

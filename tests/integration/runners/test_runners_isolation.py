@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from uuid import UUID
 
 import pytest
@@ -18,6 +17,7 @@ from runner_core import (
     SequentialRunner,
     TaskAgentReturnStruct,
 )
+from runner_core.disposition import Disposition, decide
 from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, add_brightness, completion_result
 
 
@@ -104,22 +104,6 @@ def test_a_rejected_move_skips_only_its_task(env: Env) -> None:
     assert all(env.answers(t) == ["bright"] for t in tasks)  # its labels were saved before the move was tried
 
 
-def test_a_deadline_too_close_costs_no_encord_request(env: Env) -> None:
-    runner = QueueRunner(env.project_hash, user_client=env.client)
-
-    @runner.stage(PRE_LABEL)
-    def agent(lr: LabelRowV2) -> str:
-        return "annotate"
-
-    body = env.envelope(env.tasks()[:1])
-    runner.validate()
-    env.emu.reset_counters()
-    (result,) = runner.process([QueueMessage("m", body)], deadline=time.monotonic() + 0.5)
-    assert result.tasks[0].error == "deadline"
-    assert result.retryable
-    assert env.emu.requests() == 0, env.emu.request_counters()
-
-
 def test_priority_returned_with_its_label_row_needs_no_extra_listing(env: Env) -> None:
     """An agent that fetched and returned the row itself: its priority is set on that row, not on a re-listed one."""
     runner = QueueRunner(env.project_hash, user_client=env.client)
@@ -180,7 +164,7 @@ def test_a_malformed_message_error_is_sanitised(env: Env) -> None:
 
     body = '{"uuid": "token=abcdef0123456789", "data_hash": "x"}'
     (result,) = runner.process([QueueMessage("m", body)])
-    assert result.permanent
+    assert decide(result).disposition is Disposition.DEAD_LETTER
     assert "abcdef0123456789" not in (result.error or "")
     assert "uuid" in (result.error or "")
 
@@ -204,7 +188,7 @@ def test_encord_rejecting_priorities_fails_the_tasks_retryably_and_moves_none(en
     env.emu.set_faults()
     assert [t.outcome for t in result.tasks] == [Outcome.FAILED] * 3
     assert all(t.retryable for t in result.tasks)
-    assert result.retryable
+    assert decide(result).disposition is Disposition.RETRY
     assert [env.where(t) for t in tasks] == [PRE_LABEL] * 3  # nothing moved without its priority
     assert all("[redacted" not in (t.error or "") and "Traceback" not in (t.error or "") for t in result.tasks)
 

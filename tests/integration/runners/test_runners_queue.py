@@ -23,6 +23,7 @@ from runner_core import (
     TaskAgentReturnStruct,
     TaskCompletionResult,
 )
+from runner_core.disposition import Disposition, decide
 from runner_core.messages import encode_envelope
 from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, EnvFactory, add_brightness, completion_result
 
@@ -228,12 +229,13 @@ def test_retryable_failure_routes_to_failure_pathway_only_on_the_last_attempt(en
     task = env.tasks()[0]
     body = env.envelope([task])
     (early,) = runner.process([QueueMessage("m1", body, attempt=1, max_attempts=3)])
-    assert early.retryable
+    assert decide(early).disposition is Disposition.RETRY
     assert env.where(task) == PRE_LABEL
     (last,) = runner.process([QueueMessage("m1", body, attempt=3, max_attempts=3)])
     assert last.tasks[0].routed_to_failure_pathway
-    assert not last.retryable
-    assert last.permanent
+    # The task failed for good, and the failure is visible in Encord: the message is acked, not dead-lettered.
+    assert not last.tasks[0].retryable
+    assert decide(last).disposition is Disposition.ACK
     assert env.where(task) == "Complete"
 
 
@@ -350,34 +352,6 @@ def test_priority_only_agent(env: Env) -> None:
     assert env.emu.state.priority(second.data_hash) == 0.9
 
 
-def test_batch_of_50_costs_at_most_8_requests(env_factory: EnvFactory) -> None:
-    env = env_factory(images=50)
-    runner = QueueRunner(env.project_hash, user_client=env.client)
-
-    @runner.stage(PRE_LABEL)
-    def everything(lr: LabelRowV2, item: StorageItem) -> TaskAgentReturnStruct:
-        add_brightness(lr, "bright")
-        return TaskAgentReturnStruct(pathway="annotate", label_row=lr, label_row_priority=0.25)
-
-    tasks = env.tasks()
-    assert len(tasks) == 50
-    body = env.envelope(tasks)
-    runner.validate()  # the project is resolved once per process (2 requests), not per batch
-    env.emu.reset_counters()
-    result = completion_result(everything(body))
-    requests = env.emu.requests()
-    assert [r.outcome for r in result.results] == [Outcome.MOVED] * 50
-    assert requests <= 8, env.emu.request_counters()
-    routes = [e["route"] for e in env.emu.app.log.snapshot()["entries"] if e["kind"] == "api"]
-    saves = [i for i, route in enumerate(routes) if "labelrow.POST" in route or route.endswith("/priorities")]
-    moves = [i for i, route in enumerate(routes) if route.endswith("/actions")]
-    assert len(saves) == 2
-    assert len(moves) == 1
-    assert max(saves) < moves[0]  # labels and priorities are saved before any task moves
-    assert env.emu.state.tasks_in_stage(env.project_hash, PRE_LABEL) == []
-    assert all(env.answers(t) == ["bright"] for t in tasks)
-
-
 def test_process_routes_envelopes_by_stage_and_reports_bad_messages(env: Env) -> None:
     runner = QueueRunner(env.project_hash, user_client=env.client)
 
@@ -404,7 +378,8 @@ def test_process_routes_envelopes_by_stage_and_reports_bad_messages(env: Env) ->
     )
     assert [r.message_id for r in results] == ["a", "b", "c", "d", "e"]
     assert [r.ok for r in results] == [True, False, True, False, False]
-    assert [r.permanent for r in results] == [False, True, False, True, True]
+    ack, dead = Disposition.ACK, Disposition.DEAD_LETTER
+    assert [decide(r).disposition for r in results] == [ack, dead, ack, dead, dead]
     assert results[0].tasks[0].outcome is Outcome.MOVED
     assert "not JSON" in (results[1].error or "")
     assert results[2].tasks[0].pathway_name == "accept"
@@ -425,7 +400,7 @@ def test_deadline_fails_unstarted_tasks_retryably(env: Env) -> None:
 
     task = env.tasks()[0]
     (result,) = runner.process([QueueMessage("m", env.envelope([task]))], deadline=time.monotonic() + 0.5)
-    assert result.retryable
+    assert decide(result).disposition is Disposition.RETRY
     assert result.tasks[0].error == "deadline"
     assert env.where(task) == PRE_LABEL
 

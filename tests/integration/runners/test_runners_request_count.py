@@ -11,8 +11,9 @@ from encord.project import Project
 from encord.storage import StorageItem
 from encord.workflow.stages.agent import AgentTask
 
-from functions._logging import outcome_lines
+from functions.structured_logs import outcome_lines
 from runner_core import MessageResult, Outcome, QueueMessage, QueueRunner, TaskAgentReturnStruct
+from runner_core.disposition import Disposition, decide
 from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env, add_brightness
 
 
@@ -100,7 +101,7 @@ def test_a_task_that_never_reached_a_batch_has_no_count(env: Env) -> None:
         return "annotate"
 
     (result,) = runner.process([QueueMessage("m", env.tasks()[0].model_dump_json())])
-    assert result.permanent
+    assert decide(result).disposition is Disposition.DEAD_LETTER
     assert result.tasks[0].encord_requests is None
 
 

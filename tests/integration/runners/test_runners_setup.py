@@ -26,6 +26,7 @@ from runner_core import (
     TaskAgentReturnStruct,
     UnknownPathwayError,
 )
+from runner_core.disposition import Disposition, decide
 from tests.integration.runners.rc_env import PRE_LABEL, SECOND_LOOK, Env
 
 PROJECT = "5a1e0000-0000-4000-8000-000000000001"
@@ -159,7 +160,7 @@ def test_unknown_stage_at_run_time_fails_permanently_without_raising(env: Env) -
     result = agent(task.model_dump_json())
     assert '"success":false' in result
     (message,) = runner.process([QueueMessage("m", task.model_dump_json())])
-    assert message.permanent
+    assert decide(message).disposition is Disposition.DEAD_LETTER
     assert "no stage 'no-such-stage'" in (message.tasks[0].error or "")
     assert env.where(task) == PRE_LABEL
 
@@ -200,7 +201,7 @@ def test_dependency_failure_fails_only_its_task_and_teardown_always_runs(env: En
     assert "download failed" in (outcomes[tasks[1].uuid].error or "")
     assert outcomes[tasks[2].uuid].outcome is Outcome.FAILED
     assert outcomes[tasks[2].uuid].error == "ValueError: agent bug"
-    assert result.retryable
+    assert decide(result).disposition is Disposition.RETRY
     assert [env.where(t) for t in tasks] == ["Annotate", PRE_LABEL, PRE_LABEL]
     # the generator dependency was torn down for every task it was created for, also when the agent raised
     assert {tasks[0].data_title, tasks[2].data_title} <= set(teardowns)

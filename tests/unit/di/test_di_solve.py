@@ -1,6 +1,6 @@
 """`solve` and `call_agent`: per-task resolution, caching, concurrency, teardown, overrides and errors.
 
-Encord objects are replaced by plain stand-ins in `values`: the solver only hands them through.
+Encord objects are replaced by plain stand-ins in a `TaskScope`: the solver only hands them through.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from typing import Annotated, Any, TypeVar, cast
 import pytest
 from encord.exceptions import UnknownException
 from encord.objects import LabelRowV2
+from encord.project import Project
 from encord.storage import StorageItem
+from encord.user_client import EncordUserClient
 from encord.workflow.stages.agent import AgentStage, AgentTask
 
 from runner_core.context import BatchScope, TaskScope
@@ -77,9 +79,20 @@ async def solve_and_call(
     **options: Any,
 ) -> Any:
     dependant = analyze(agent, agent=True)
+    if values:
+        options["scope"] = _scope_holding(values)
     async with contextlib.AsyncExitStack() as stack:
-        kwargs = await solve(dependant, stack=stack, values=values or {}, **options)
+        kwargs = await solve(dependant, stack=stack, **options)
         return await call_agent(dependant, kwargs)
+
+
+def _scope_holding(values: dict[type, object]) -> TaskScope:
+    """Stand-ins put where the runner puts the real objects (the solver only hands them through)."""
+    get = cast(Any, values.get)
+    batch = BatchScope(
+        project=get(Project), stage=get(AgentStage), client=get(EncordUserClient), media=get(object), tasks=[]
+    )
+    return TaskScope(batch=batch, task=get(AgentTask), label_row=get(LabelRowV2), storage_item=get(StorageItem))
 
 
 class Calls:

@@ -9,9 +9,11 @@ from uuid import uuid4
 
 import functions_framework
 import pytest
+from encord.user_client import EncordUserClient
+from encord.workflow.stages.agent import AgentStage
 from flask.testing import FlaskClient
 
-from functions import _target
+from functions import target
 from runner_core.outcomes import MessageResult, Outcome, QueueMessage, TaskOutcome
 
 
@@ -21,7 +23,12 @@ class ScriptedRunner:
     def __init__(self) -> None:
         self.calls: list[tuple[list[QueueMessage], float | None]] = []
 
-    def get_agent_stages(self) -> list[object]:
+    project_hash = "00000000-0000-4000-8000-000000000001"
+
+    def use_client(self, client: EncordUserClient) -> None:
+        raise AssertionError("no secret-store key in these tests")
+
+    def get_agent_stages(self) -> list[AgentStage]:
         return []
 
     def process(self, messages: Sequence[QueueMessage], *, deadline: float | None = None) -> list[MessageResult]:
@@ -46,8 +53,8 @@ class ScriptedRunner:
 def install_scripted_runner(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
     """Make RUNNER_TARGET load a fresh ScriptedRunner (no real project behind it)."""
     fake = ScriptedRunner()
-    _target.clear_cache()
-    monkeypatch.setitem(_target._loaded, "fn_scripted:runner", fake)
+    target.clear_cache()
+    monkeypatch.setitem(target._loaded, "fn_scripted:runner", fake)
     monkeypatch.setenv("RUNNER_TARGET", "fn_scripted:runner")
     return fake
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from awslambdaric.lambda_context import LambdaContext
 
-from functions import _logging, aws
+from functions import aws, structured_logs
 from tests.unit.functions._functions_fakes import ScriptedRunner, install_scripted_runner
 
 EVENTS = Path(__file__).parents[2] / "events"
@@ -87,7 +87,7 @@ def test_misconfiguration_retries_every_record(runner: ScriptedRunner, monkeypat
 def test_one_log_line_per_task_with_the_shared_fields(
     runner: ScriptedRunner, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_logging, "_cold", True)
+    monkeypatch.setattr(structured_logs, "_cold", True)
     with caplog.at_level("INFO"):
         aws.consume(_event("sqs_standard.json", ["moved", "decode"]), _context())
     outcomes = [r for r in caplog.records if getattr(r, "event", None) == "task_outcome"]
@@ -95,7 +95,16 @@ def test_one_log_line_per_task_with_the_shared_fields(
     assert len(outcomes) == 1
     assert len(rejected) == 1
     line = vars(outcomes[0])
-    for key in ("project", "stage", "task", "data_hash", "message_id", "attempt", "outcome", "duration_ms"):
+    for key in (
+        "project_hash",
+        "stage_uuid",
+        "task_uuid",
+        "data_hash",
+        "message_id",
+        "attempt",
+        "outcome",
+        "duration_ms",
+    ):
         assert key in line
     assert line["outcome"] == "moved"
     assert line["message_id"] == "m0"

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions import aws
-from functions._logging import CloudLoggingFormatter, RedactingFilter
+from functions.structured_logs import CloudLoggingFormatter, RedactingFilter
 
 
 def _rsa_pem() -> str:

@@ -5,19 +5,25 @@ import types
 from collections.abc import Iterator
 
 import pytest
+from encord.user_client import EncordUserClient
 
-from functions import _target
+from functions import target
 from functions.errors import TargetLoadError
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    _target.clear_cache()
+    target.clear_cache()
     yield
-    _target.clear_cache()
+    target.clear_cache()
 
 
 class _Runnerish:
+    project_hash = "00000000-0000-4000-8000-000000000001"
+
+    def use_client(self, client: EncordUserClient) -> None:
+        raise AssertionError("no secret-store key in these tests")
+
     def process(self) -> None: ...
 
     def get_agent_stages(self) -> list[object]:
@@ -35,10 +41,10 @@ def user_module(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 
 def test_loads_once_and_caches(user_module: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNNER_TARGET", "fn_target_user_agents:runner")
-    first = _target.load_runner()
+    first = target.load_runner()
     assert first is user_module.runner
     user_module.runner = _Runnerish()  # type: ignore[attr-defined]
-    assert _target.load_runner() is first  # once per instance
+    assert target.load_runner() is first  # once per instance
 
 
 @pytest.mark.parametrize(
@@ -55,7 +61,7 @@ def test_loads_once_and_caches(user_module: types.ModuleType, monkeypatch: pytes
 def test_clear_errors(user_module: types.ModuleType, spec: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNNER_TARGET", spec)
     with pytest.raises(TargetLoadError, match=message):
-        _target.load_runner()
+        target.load_runner()
 
 
 def test_missing_dependency_of_the_user_module_is_named(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,6 +71,6 @@ def test_missing_dependency_of_the_user_module_is_named(tmp_path: object, monkey
     def boom(name: str) -> types.ModuleType:
         raise ModuleNotFoundError("No module named 'torch'", name="torch")
 
-    monkeypatch.setattr("functions._target.importlib.import_module", boom)
+    monkeypatch.setattr("functions.target.importlib.import_module", boom)
     with pytest.raises(TargetLoadError, match="needs 'torch'"):
-        _target.load_runner("fn_target_broken:runner")
+        target.load_runner("fn_target_broken:runner")

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions import aws, gcp
+from functions import gcp, sqs_consumer
 from functions.errors import TransportDecodeError
 from runner_core.outcomes import QueueMessage
 
@@ -63,10 +63,11 @@ pubsub_payloads = st.fixed_dictionaries(
 @given(st.lists(sqs_records, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
 def test_every_sqs_record_becomes_a_queue_message(records: list[dict[str, Any]]) -> None:
     for record in records:
-        message = aws._queue_message(record, 5)
+        parsed = sqs_consumer.SqsRecord.parse(record)
+        message = sqs_consumer.queue_message(parsed, 5)
         assert isinstance(message, QueueMessage)
         assert message.attempt >= 1
-        assert isinstance(aws._group_of(record), str)
+        assert isinstance(parsed.group, str)
 
 
 @FAST
@@ -96,5 +97,7 @@ def test_odd_delivery_attempts_are_ignored_not_raised() -> None:
 
 def test_non_dict_sqs_attributes_count_as_none() -> None:
     for odd in ("x", ["MessageGroupId"], 7, None):
-        message = aws._queue_message({"messageId": "m", "body": "{}", "attributes": odd}, 5)
+        message = sqs_consumer.queue_message(
+            sqs_consumer.SqsRecord.parse({"messageId": "m", "body": "{}", "attributes": odd}), 5
+        )
         assert message.attempt == 1

@@ -16,7 +16,8 @@ from encord.workflow.stages.agent import AgentTask, AgentTaskStatus
 from runner_core.backlog import drain_backlog
 from runner_core.ledger import InMemoryStore, LedgerSettings, TaskLedger
 from runner_core.messages import decode_message
-from runner_core.producer import OutboundMessage, TaskSource
+from runner_core.producer import OutboundMessage
+from runner_core.protocols import TaskSource
 
 PROJECT = "00000000-0000-4000-8000-000000000001"
 

@@ -17,7 +17,7 @@ from runner_core.errors import (
     StageNotFoundError,
     UnknownPathwayError,
 )
-from runner_core.runners.classify import MAX_ERROR_CHARS, classify, redact, sanitise
+from runner_core.runners.classify import MAX_ERROR_CHARS, is_retryable, redact, sanitise, short_reason
 
 RETRYABLE: list[BaseException] = [
     UnknownException("503 Service Unavailable"),
@@ -40,12 +40,12 @@ PERMANENT: list[BaseException] = [
 
 @pytest.mark.parametrize("exc", RETRYABLE, ids=lambda e: type(e).__name__)
 def test_retryable(exc: BaseException) -> None:
-    assert classify(exc).retryable
+    assert is_retryable(exc)
 
 
 @pytest.mark.parametrize("exc", PERMANENT, ids=lambda e: type(e).__name__)
 def test_permanent(exc: BaseException) -> None:
-    assert not classify(exc).retryable
+    assert not is_retryable(exc)
 
 
 def _resolution_error(cause: BaseException) -> DependencyResolutionError:
@@ -56,17 +56,17 @@ def _resolution_error(cause: BaseException) -> DependencyResolutionError:
 
 
 def test_a_dependency_failure_is_classified_by_its_cause() -> None:
-    assert classify(_resolution_error(requests.Timeout("slow"))).retryable
-    assert not classify(_resolution_error(PermanentError("corrupt file"))).retryable
-    assert "Timeout: slow" in classify(_resolution_error(requests.Timeout("slow"))).reason
+    assert is_retryable(_resolution_error(requests.Timeout("slow")))
+    assert not is_retryable(_resolution_error(PermanentError("corrupt file")))
+    assert "Timeout: slow" in short_reason(_resolution_error(requests.Timeout("slow")))
 
 
 def test_reason_is_one_short_line_with_the_type() -> None:
-    reason = classify(ValueError("first line\nsecond line\n" + "x" * 1000)).reason
+    reason = short_reason(ValueError("first line\nsecond line\n" + "x" * 1000))
     assert reason == "ValueError: first line"
-    long_reason = classify(ValueError("y" * 1000)).reason
+    long_reason = short_reason(ValueError("y" * 1000))
     assert len(long_reason) <= MAX_ERROR_CHARS
-    assert classify(InvalidArgumentsError("")).reason == "InvalidArgumentsError"
+    assert short_reason(InvalidArgumentsError("")) == "InvalidArgumentsError"
 
 
 def test_secrets_are_redacted() -> None:

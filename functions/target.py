@@ -7,17 +7,17 @@ for both clouds and for `runner-core dispatch --target`.
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 from typing import Any
 
 from functions.errors import TargetLoadError
+from runner_core.protocols import RunnerTarget
 
 TARGET_ENV = "RUNNER_TARGET"
 _EXAMPLE = "'my_agents:runner' (module my_agents.py, attribute runner)"
 
 _lock = threading.Lock()
-_loaded: dict[str, Any] = {}
+_loaded: dict[str, RunnerTarget] = {}
 
 
 def parse_target(spec: str) -> tuple[str, str]:
@@ -51,22 +51,25 @@ def _import(spec: str) -> Any:
     return target
 
 
-def load_runner(spec: str | None = None) -> Any:
+def load_runner(spec: str | None = None) -> RunnerTarget:
     """The runner named by `spec` (default: `$RUNNER_TARGET`), imported once per process and cached.
 
-    Checked for the methods the entrypoints call, so a wrong target fails with its name, not deep inside a handler.
+    Checked against `RunnerTarget` (what the entrypoints call), so a wrong target fails with its name, not deep
+    inside a handler.
     """
-    spec = spec if spec is not None else os.environ.get(TARGET_ENV, "")
+    if spec is None:
+        from functions.settings import function_settings
+
+        spec = function_settings().target
     if not spec.strip():
         raise TargetLoadError(f"{TARGET_ENV} is not set; set it to the QueueRunner your agents use, e.g. {_EXAMPLE}.")
     with _lock:
         if spec not in _loaded:
             runner = _import(spec)
-            missing = [name for name in ("process", "get_agent_stages") if not callable(getattr(runner, name, None))]
-            if missing:
+            if not isinstance(runner, RunnerTarget):
                 raise TargetLoadError(
                     f"{TARGET_ENV}={spec!r} is a {type(runner).__name__}, not a QueueRunner "
-                    f"(it has no {', '.join(missing)})."
+                    "(a runner_core.protocols.RunnerTarget: project_hash, get_agent_stages, process and use_client)."
                 )
             _loaded[spec] = runner
         return _loaded[spec]

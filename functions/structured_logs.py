@@ -34,29 +34,16 @@ def take_cold_start() -> bool:
         return cold
 
 
-def _str(value: object | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def task_fields(task: TaskOutcome, message: QueueMessage, *, cold_start: bool) -> dict[str, Any]:
-    """The fields of one task-outcome line."""
+    """The fields of one task-outcome line: the core's outcome fields plus the transport's."""
+    from runner_core.runners.task_outcomes import outcome_fields
+
     return {
         "event": "task_outcome",
-        "project": task.project_hash,
-        "stage": _str(task.stage_uuid),
-        "task": _str(task.task_uuid),
-        "data_hash": _str(task.data_hash),
+        **outcome_fields(task),
         "message_id": message.message_id,
         "attempt": message.attempt,
         "max_attempts": message.max_attempts,
-        "outcome": str(task.outcome),
-        "pathway": task.pathway_name or _str(task.pathway_uuid),
-        "retryable": task.retryable,
-        "routed_to_failure_pathway": task.routed_to_failure_pathway,
-        "error": task.error,
-        "duration_ms": round(task.duration_s * 1000, 1),
-        # Requests of the batch the task ran in (shared by the batch's tasks).
-        "encord_requests": task.encord_requests,
         "cold_start": cold_start,
     }
 

@@ -1,20 +1,12 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from encord.workflow.stages.agent import AgentTaskStatus
 
-from functions._consume import max_attempts
-from functions._dispatch import allowed_projects, parse_statuses
 from functions.errors import ConfigurationError
+from functions.trigger import allowed_projects, parse_statuses
 
 PROJECT = "7e3b9c1a-4d2f-4a8e-9b6c-1f0d2e3a4b5c"
-
-
-@dataclass
-class _Runner:
-    project_hash: str = PROJECT.upper()
 
 
 def test_statuses_parse_case_insensitively_from_repeats_and_commas() -> None:
@@ -29,23 +21,10 @@ def test_statuses_parse_case_insensitively_from_repeats_and_commas() -> None:
 
 def test_allow_list_defaults_to_the_runners_project(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RUNNER_PROJECT_ALLOWLIST", raising=False)
-    assert allowed_projects(_Runner()) == {PROJECT}
+    assert allowed_projects(own_project=PROJECT.upper()) == {PROJECT}
     other = "11111111-2222-4333-8444-555555555555"
     monkeypatch.setenv("RUNNER_PROJECT_ALLOWLIST", f" {other.upper()} , {PROJECT}")
-    assert allowed_projects(_Runner()) == {other, PROJECT}
+    assert allowed_projects(own_project=PROJECT.upper()) == {other, PROJECT}
     monkeypatch.setenv("RUNNER_PROJECT_ALLOWLIST", "not-a-hash")
     with pytest.raises(ConfigurationError, match="RUNNER_PROJECT_ALLOWLIST holds 'not-a-hash'"):
-        allowed_projects(_Runner())
-
-
-@pytest.mark.parametrize(("raw", "expected"), [("", 5), ("3", 3)])
-def test_max_attempts(monkeypatch: pytest.MonkeyPatch, raw: str, expected: int) -> None:
-    monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", raw)
-    assert max_attempts() == expected
-
-
-@pytest.mark.parametrize("raw", ["0", "five"])
-def test_max_attempts_rejects_nonsense(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
-    monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", raw)
-    with pytest.raises(ConfigurationError, match="RUNNER_MAX_ATTEMPTS"):
-        max_attempts()
+        allowed_projects(own_project=PROJECT.upper())

@@ -31,7 +31,7 @@ def _task(**overrides: object) -> dict[str, object]:
 def test_single_agent_task_form_has_no_project_or_stage() -> None:
     task = _task()
     decoded = decode_message(json.dumps(task))
-    assert not decoded.is_envelope
+    assert decoded.version is None
     assert decoded.project_hash is None
     assert decoded.stage_uuid is None
     (ref,) = decoded.tasks
@@ -71,7 +71,7 @@ def test_encode_task_of_a_ref_is_the_single_form() -> None:
     ref = TaskRef(uuid=uuid4(), data_hash=uuid4())
     decoded = decode_message(encode_task(ref))
     assert decoded.tasks[0].uuid == ref.uuid
-    assert not decoded.is_envelope
+    assert decoded.version is None
 
 
 def test_encode_envelope_needs_tasks() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -13,16 +12,18 @@ from uuid import UUID
 from functions import webhook
 from functions.errors import ConfigurationError, ProjectNotAllowedError, PublishError, WebhookError
 from functions.ledgers import attach_ledger
+from functions.settings import function_settings
 from runner_core.backlog import drain_backlog, log_report
+from runner_core.protocols import TaskSource
 
 if TYPE_CHECKING:
     from encord.workflow.stages.agent import AgentTaskStatus
 
     from functions.publishers import Publisher
+    from functions.settings import FunctionSettings
     from runner_core.producer import OutboundMessage
 
 ALLOWLIST_ENV = "RUNNER_PROJECT_ALLOWLIST"
-STATUSES_ENV = "RUNNER_DISPATCH_STATUSES"
 
 logger = logging.getLogger("functions.dispatch")
 
@@ -67,15 +68,16 @@ def parse_statuses(values: Iterable[str]) -> list[AgentTaskStatus]:
     return parsed
 
 
-def statuses_from_environment() -> list[AgentTaskStatus]:
-    return parse_statuses([os.environ.get(STATUSES_ENV, "")])
+def statuses_from_environment(settings: FunctionSettings) -> list[AgentTaskStatus]:
+    """`RUNNER_DISPATCH_STATUSES` (empty: every status)."""
+    return parse_statuses([settings.dispatch_statuses])
 
 
-def allowed_projects(runner: Any) -> frozenset[str]:
+def allowed_projects(*, own_project: str) -> frozenset[str]:
     """`RUNNER_PROJECT_ALLOWLIST` (comma-separated project hashes); when unset, only the runner's own project."""
-    raw = os.environ.get(ALLOWLIST_ENV, "")
+    raw = function_settings().project_allowlist
     if not raw.strip():
-        return frozenset({str(UUID(str(runner.project_hash)))})
+        return frozenset({str(UUID(own_project))})
     allowed: set[str] = set()
     for item in raw.split(","):
         if item.strip():
@@ -88,8 +90,8 @@ def allowed_projects(runner: Any) -> frozenset[str]:
     return frozenset(allowed)
 
 
-def dispatch(
-    runner: Any,
+def publish_waiting_tasks(
+    runner: TaskSource,
     publisher: Publisher,
     *,
     statuses: list[AgentTaskStatus] | None = None,
@@ -170,16 +172,18 @@ def check_webhook(
     return None
 
 
-def act_on_webhook(body: bytes, *, runner: Any, publisher: Publisher, deadline: float | None = None) -> HttpAnswer:
+def act_on_webhook(
+    body: bytes, *, runner: TaskSource, publisher: Publisher, deadline: float | None = None
+) -> HttpAnswer:
     """Act on a request `check_webhook` accepted: nothing is listed or published unless the project is allowed."""
     try:
         notification = webhook.parse_work_available(body)
         if notification is None:
             return HttpAnswer(200, {"ignored": "not an agent_stage_work_available_event"})
         project = str(notification.project_hash)
-        if project not in allowed_projects(runner):
+        if project not in allowed_projects(own_project=runner.project_hash):
             raise ProjectNotAllowedError(f"project {project} is not in {ALLOWLIST_ENV}; nothing was enqueued")
-        if project != str(UUID(str(runner.project_hash))):
+        if project != str(UUID(runner.project_hash)):
             raise ProjectNotAllowedError(
                 f"project {project} is not the project of this function's runner ({runner.project_hash})"
             )
@@ -192,10 +196,10 @@ def act_on_webhook(body: bytes, *, runner: Any, publisher: Publisher, deadline: 
     if notification.stage_uuid not in implemented:
         return HttpAnswer(200, {"ignored": f"stage {notification.stage_uuid} has no agent in this runner"})
     try:
-        summary = dispatch(
+        summary = publish_waiting_tasks(
             runner,
             publisher,
-            statuses=statuses_from_environment(),
+            statuses=statuses_from_environment(function_settings()),
             stage_uuids=[notification.stage_uuid],
             deadline=deadline,
         )
@@ -208,7 +212,7 @@ def handle_webhook(
     body: bytes,
     headers: Mapping[str, str],
     *,
-    runner: Any,
+    runner: TaskSource,
     publisher: Publisher,
     secret: str | None,
     now: float | None = None,
