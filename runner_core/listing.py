@@ -48,8 +48,10 @@ class ResumableListing:
     stage: AgentStage
     statuses: Sequence[AgentTaskStatus] | None
     cursor: ListingCursor | None = None
-    _token_of: dict[str, str | None] = field(default_factory=dict)
-    _seen: dict[str | None, list[str]] = field(default_factory=dict)
+    # Only the page being read is remembered (memory stays flat in the backlog size): its token and the uuids of
+    # its tasks handed out so far, in order.
+    _token: str | None = None
+    _seen: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[AgentTask]:
         paged = self._paged()
@@ -59,9 +61,10 @@ class ResumableListing:
             return
         params, fetch = paged
         resumed = self.cursor
+        self._token, self._seen = None, []
         if resumed is not None:
             params.page_token = resumed.page_token
-            self._seen[resumed.page_token] = list(resumed.done)
+            self._token, self._seen = resumed.page_token, list(resumed.done)
         skip = set(resumed.done) if resumed is not None else set()
         tasks = iter(fetch())
         try:
@@ -70,7 +73,7 @@ class ResumableListing:
             if resumed is None:
                 raise
             logger.warning("the stored listing cursor was refused; listing from the start")
-            self.cursor, self._seen = None, {}
+            self.cursor = None
             yield from self  # now from the start
             return
         pending = [] if first is None else [first]
@@ -79,17 +82,17 @@ class ResumableListing:
             uuid = str(task.uuid)
             if resumed is not None and token == resumed.page_token and uuid in skip:
                 continue
-            self._token_of[uuid] = token
-            self._seen.setdefault(token, []).append(uuid)
+            if token != self._token:
+                self._token, self._seen = token, []
+            self._seen.append(uuid)
             yield task
 
     def position_after(self, task: AgentTask) -> ListingCursor | None:
+        """Where to resume after `task`, a task of the page being read (None for an older one)."""
         uuid = str(task.uuid)
-        if uuid not in self._token_of:
+        if uuid not in self._seen:
             return None
-        token = self._token_of[uuid]
-        seen = self._seen.get(token, [])
-        return ListingCursor(page_token=token, done=tuple(seen[: seen.index(uuid) + 1]))
+        return ListingCursor(page_token=self._token, done=tuple(self._seen[: self._seen.index(uuid) + 1]))
 
     def _paged(self) -> tuple[Any, Any] | None:
         try:
