@@ -5,8 +5,8 @@ in a bundle leaves the state exactly as it was (Encord rejects such requests as 
 clients never see half an update. Results are fresh JSON-ready structures, never references into the state.
 
 Over ~400 lines on purpose for now: the wire operations and the test read helpers share one lock and one set of
-records; splitting them (operations / read helpers) is left until the emulator-indexing and peer-suite branches
-that edit this module land (issue 10).
+records; splitting them (operations / read helpers) is a follow-up: issue 10 ran alongside the emulator branches
+(#16 indexing, #18 peer suites) that rewrote this module, and left it to them to settle first.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Field names and required keys follow `docs/encord-wire-protocol.md` (shared docs
 camelCase with every Optional-without-default key present; legacy label-row dicts are snake_case.
 
 Over ~400 lines on purpose for now: every DTO builder here follows the one protocol document, and the
-emulator-indexing and peer-suite branches edit it; splitting it by resource (projects, tasks, label rows, storage)
-is left until they land (issue 10).
+emulator-indexing and peer-suite branches (#16, #18) rewrote it while issue 10 ran; splitting it by resource
+(projects, tasks, label rows, storage) is a follow-up now that they have landed.
 """
 
 from __future__ import annotations
