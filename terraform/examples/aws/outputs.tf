@@ -27,3 +27,8 @@ output "producer_function_name" {
   description = "Invoke this function to enqueue the waiting tasks right away."
   value       = module.agent.producer_function_name
 }
+
+output "ledger_table_name" {
+  description = "The task ledger's DynamoDB table (RUNNER_LEDGER_TABLE of both functions)."
+  value       = module.agent.ledger_table_name
+}
