@@ -7,7 +7,27 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(name="runner-core", no_args_is_help=True, help="Run Encord task agents serverless, and locally.")
+from runner_core.cli_app import plain_help, typer_app
+
+app = typer_app(name="runner-core", no_args_is_help=True, help="Run Encord task agents serverless, and locally.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"runner-core {version('runner-core')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Run Encord task agents serverless, and locally."""
+
 
 # (group name, "module:attribute" of its typer app, help). Each package owns its commands; this module only mounts
 # them, and imports each when the command line is built rather than at import, so `import deploy.cli` is cheap.
@@ -34,4 +54,6 @@ def _mount() -> None:
 
 def main() -> None:
     _mount()
-    app()
+    command = typer.main.get_command(app)
+    plain_help(command)  # groups mounted from other packages too: one help style everywhere
+    command()

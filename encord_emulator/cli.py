@@ -16,8 +16,9 @@ from encord_emulator.errors import EmulatorError
 from encord_emulator.faults import FaultSettings
 from encord_emulator.server import EmulatorServer
 from encord_emulator.testing import DEMO_SEED, create_app, write_private_key
+from runner_core.cli_app import typer_app
 
-app = typer.Typer(name="emulator", no_args_is_help=True, help="A local Encord API for tests and development.")
+app = typer_app(name="emulator", no_args_is_help=True, help="A local Encord API for tests and development.")
 
 
 @app.callback()
@@ -48,7 +49,7 @@ def serve(
     rate_429: Annotated[float, typer.Option(help="Fraction of requests answered 429.")] = 0.0,
     rate_503: Annotated[float, typer.Option(help="Fraction of requests answered 503.")] = 0.0,
 ) -> None:
-    """Serve SEED until SIGTERM/SIGINT; prints `ready <url>` once accepting requests."""
+    """Serve the --seed project until SIGTERM/SIGINT; prints `ready <url>` once accepting requests."""
     try:
         key = _load_or_create_key(key_out)
         faults = FaultSettings(latency_ms=latency_ms, rate_429=rate_429, rate_503=rate_503)

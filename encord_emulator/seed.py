@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from encord_emulator.errors import SeedError
+from encord_emulator.seed_errors import validation_lines, yaml_syntax_message
 
 # Every id the seed does not spell out is derived from this namespace, so the same seed always yields the
 # same uuids (a restarted CLI emulator keeps the task ids a developer copied).
@@ -332,22 +333,28 @@ def load_seed(source: Path | str | dict[str, Any], *, base_dir: Path | None = No
 
     Returns the spec and the directory that relative media paths resolve against.
     """
+    path: Path | None = None
+    text: str | None = None
     if isinstance(source, dict):
         raw: object = source
         root = base_dir if base_dir is not None else Path.cwd()
     else:
         path = Path(source)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise SeedError(f"cannot read seed {path}: {exc}") from exc
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SeedError(f"cannot read seed {path}: {exc.strerror or exc}") from exc
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SeedError(yaml_syntax_message(path, exc)) from None
         root = base_dir if base_dir is not None else path.resolve().parent
     if not isinstance(raw, dict):
-        raise SeedError("a seed must be a mapping with a `projects` list")
+        raise SeedError(f"{path or 'seed'}: a seed must be a mapping with a `projects` list")
     try:
         spec = SeedSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SeedError(f"invalid seed: {exc}") from exc
+        raise SeedError(validation_lines(exc, model=SeedSpec, source=path, text=text)) from None
     hashes = [project.project_hash for project in spec.projects]
     if len(set(hashes)) != len(hashes):
         raise SeedError("invalid seed: project hashes must be unique")

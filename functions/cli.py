@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-dispatch_app = typer.Typer(
+from runner_core.cli_app import typer_app
+
+if TYPE_CHECKING:
+    from encord.workflow.stages.agent import AgentTaskStatus
+
+    from functions.publishers import Publisher
+    from runner_core.protocols import TaskSource
+
+dispatch_app = typer_app(
     name="dispatch",
     help="Publish the tasks waiting in the runner's agent stages to an SQS queue or a Pub/Sub topic.",
     no_args_is_help=True,
@@ -31,42 +39,71 @@ def dispatch(
     tasks_per_message: Annotated[
         int, typer.Option("--tasks-per-message", min=1, help="Tasks per Pub/Sub message (SQS: always 1).")
     ] = 1,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List and build the messages, publish nothing.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="List the messages (one JSON line each) and publish nothing; no queue needed (sizes as for SQS, or "
+            "Pub/Sub with --pubsub-topic).",
+        ),
+    ] = False,
 ) -> None:
     # Imports inside the command: `runner-core --help` must not pay for boto3 or google-cloud-pubsub.
     from functions.errors import FunctionsError
-    from functions.publishers import Publisher
     from functions.target import load_runner
     from functions.trigger import parse_statuses, publish_waiting_tasks
+    from runner_core.errors import RunnerCoreError
 
-    if (sqs_queue_url is None) == (pubsub_topic is None):
-        raise typer.BadParameter("give exactly one of --sqs-queue-url and --pubsub-topic")
+    if sqs_queue_url is not None and pubsub_topic is not None:
+        raise typer.BadParameter("give one of --sqs-queue-url and --pubsub-topic, not both")
+    if not dry_run and sqs_queue_url is None and pubsub_topic is None:
+        raise typer.BadParameter("give --sqs-queue-url or --pubsub-topic (or --dry-run to only list the messages)")
     try:
         statuses = parse_statuses(status or [])
         runner = load_runner(target)
-        publisher: Publisher
-        if sqs_queue_url is not None:
-            from functions.publishers.sqs import SqsPublisher
-
-            publisher = SqsPublisher(queue_url=sqs_queue_url)
-        else:
-            from functions.publishers.pubsub import PubSubPublisher
-
-            assert pubsub_topic is not None
-            publisher = PubSubPublisher(topic=pubsub_topic, tasks_per_message=tasks_per_message)
         if dry_run:
-            from runner_core.producer import build_messages
-
-            messages = build_messages(
-                runner,
-                statuses=statuses or None,
-                tasks_per_message=publisher.tasks_per_message,
-                max_bytes=publisher.max_message_bytes,
+            _list_messages(
+                runner, statuses=statuses, pubsub=pubsub_topic is not None, tasks_per_message=tasks_per_message
             )
-            summary = {"messages": len(messages), "tasks": sum(m.task_count for m in messages), "dry_run": True}
-        else:
-            summary = publish_waiting_tasks(runner, publisher, statuses=statuses).as_dict()
-    except FunctionsError as exc:
+            return
+        summary = publish_waiting_tasks(
+            runner, _publisher(sqs_queue_url, pubsub_topic, tasks_per_message), statuses=statuses
+        )
+    except (FunctionsError, RunnerCoreError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
+    typer.echo(json.dumps(summary.as_dict()))
+
+
+def _publisher(sqs_queue_url: str | None, pubsub_topic: str | None, tasks_per_message: int) -> Publisher:
+    if sqs_queue_url is not None:
+        from functions.publishers.sqs import SqsPublisher
+
+        return SqsPublisher(queue_url=sqs_queue_url)
+    from functions.publishers.pubsub import PubSubPublisher
+
+    assert pubsub_topic is not None
+    return PubSubPublisher(topic=pubsub_topic, tasks_per_message=tasks_per_message)
+
+
+def _list_messages(
+    runner: TaskSource, *, statuses: list[AgentTaskStatus], pubsub: bool, tasks_per_message: int
+) -> None:
+    """One JSON line per message that would be sent, then the totals: what a real dispatch would publish."""
+    from runner_core.producer import PUBSUB_MAX_MESSAGE_BYTES, SQS_MAX_MESSAGE_BYTES, build_messages
+
+    messages = build_messages(
+        runner,
+        statuses=statuses or None,
+        tasks_per_message=tasks_per_message if pubsub else 1,
+        max_bytes=PUBSUB_MAX_MESSAGE_BYTES if pubsub else SQS_MAX_MESSAGE_BYTES,
+    )
+    for message in messages:
+        tasks = [
+            {"uuid": task.get("uuid"), "data_title": task.get("data_title")}
+            for task in json.loads(message.body).get("tasks", [])
+        ]
+        line = {"stage_uuid": str(message.stage_uuid), "tasks": tasks, "bytes": len(message.body.encode())}
+        typer.echo(json.dumps(line))
+    summary = {"messages": len(messages), "tasks": sum(m.task_count for m in messages), "dry_run": True}
     typer.echo(json.dumps(summary))

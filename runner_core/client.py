@@ -30,7 +30,7 @@ def get_user_client(settings: EncordSettings | None = None) -> EncordUserClient:
     with _lock:
         client = _clients.get(cache_key)
         if client is None:
-            client = _create_client(key, settings.domain)
+            client = _create_client(key, settings.domain, source=key_source(settings))
             _clients[cache_key] = client
         return client
 
@@ -49,7 +49,32 @@ def load_settings() -> EncordSettings:
         raise SettingsError(reasons) from None
 
 
-def _create_client(key: str, domain: str | None) -> EncordUserClient:
+def key_source(settings: EncordSettings | None = None) -> str:
+    """Where the key comes from, for messages (`ENCORD_SSH_KEY_FILE /path` or `ENCORD_SSH_KEY`); never the key."""
+    import os
+
+    if settings is None:
+        if os.environ.get("ENCORD_SSH_KEY", "").strip():
+            return "ENCORD_SSH_KEY"
+        path = os.environ.get("ENCORD_SSH_KEY_FILE", "").strip()
+        return f"ENCORD_SSH_KEY_FILE {path}" if path else "the runner's user_client"
+    if settings.ssh_key_content is not None:
+        return "ENCORD_SSH_KEY"
+    return f"ENCORD_SSH_KEY_FILE {settings.ssh_key_file}"
+
+
+def key_rejected_message() -> str:
+    """One line for an Encord authentication failure: which key, which domain, and the two usual fixes."""
+    import os
+
+    domain = os.environ.get("ENCORD_DOMAIN", "").strip() or "the default domain"
+    return (
+        f"Encord ({domain}) rejected the key from {key_source()}: add its public key to your Encord account "
+        "(`ssh-keygen -y -f KEYFILE` prints it), or set ENCORD_DOMAIN to your account's region"
+    )
+
+
+def _create_client(key: str, domain: str | None, *, source: str) -> EncordUserClient:
     from encord.user_client import EncordUserClient
 
     from runner_core.errors import SettingsError
@@ -63,8 +88,12 @@ def _create_client(key: str, domain: str | None) -> EncordUserClient:
             ssh_private_key=key, user_agent_suffix=USER_AGENT_SUFFIX, domain=domain
         )
     except (ValueError, TypeError) as exc:
-        # The SDK's messages about a key quote the key; `from None` keeps it out of every traceback too.
-        raise SettingsError(f"the Encord SDK refused the configured key ({type(exc).__name__})") from None
+        # Only the exception's type: the SDK's messages about a key may quote the key, and `from None` keeps it out
+        # of every traceback too. The source and the fix are what a person needs.
+        raise SettingsError(
+            f"{source} is not a usable private key (the Encord SDK refused it: {type(exc).__name__}); it must be an "
+            "unencrypted OpenSSH private key, e.g. from `ssh-keygen -t ed25519 -N ''`"
+        ) from None
 
 
 def clear_client_cache() -> None:
@@ -73,4 +102,4 @@ def clear_client_cache() -> None:
         _clients.clear()
 
 
-__all__ = ["clear_client_cache", "get_user_client", "load_settings"]
+__all__ = ["clear_client_cache", "get_user_client", "key_rejected_message", "key_source", "load_settings"]

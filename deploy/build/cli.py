@@ -15,8 +15,9 @@ from deploy.build.dependencies import TargetPlatform
 from deploy.build.errors import BuildError
 from deploy.build.report import LAMBDA_UNZIPPED_LIMIT_BYTES, render
 from deploy.build.sources import AgentTarget
+from runner_core.cli_app import typer_app
 
-app = typer.Typer(no_args_is_help=True, help="Build deployable artifacts (Lambda zip, Cloud Functions source zip).")
+app = typer_app(no_args_is_help=True, help="Build deployable artifacts (Lambda zip, Cloud Functions source zip).")
 
 _console = Console(stderr=True)
 
@@ -26,15 +27,20 @@ class Architecture(StrEnum):
     ARM64 = "arm64"
 
 
-AgentOption = Annotated[str, typer.Option("--agent", help="Your runner as package.module:attr (RUNNER_TARGET).")]
+TargetOption = Annotated[
+    str | None, typer.Option("--target", help="Your runner as package.module:attr (RUNNER_TARGET).  [required]")
+]
+# The spelling before every command said --target; still accepted, with a note, until users have moved.
+OldAgentOption = Annotated[str | None, typer.Option("--agent", hidden=True)]
 OutOption = Annotated[Path, typer.Option("--out", help="Output folder (created when missing).")]
 AgentDirOption = Annotated[Path, typer.Option("--agent-dir", help="Folder holding the agent's top-level package.")]
 
 
 @app.command("aws")
 def aws(
-    agent: AgentOption,
     out: OutOption,
+    target: TargetOption = None,
+    agent: OldAgentOption = None,
     agent_dir: AgentDirOption = Path("."),
     python_version: Annotated[str, typer.Option(help="Lambda runtime Python version.")] = "3.12",
     architecture: Annotated[Architecture, typer.Option(help="Lambda architecture.")] = Architecture.X86_64,
@@ -54,6 +60,7 @@ def aws(
     ] = LAMBDA_UNZIPPED_LIMIT_BYTES / 1024 / 1024,
 ) -> None:
     """Lambda zip: runner_core, functions, your agent and Linux wheels for the target runtime."""
+    runner = _target(target, agent)
     if from_site_packages and no_deps:
         raise typer.BadParameter("--from-site-packages and --no-deps exclude each other")
     if from_site_packages:
@@ -64,7 +71,7 @@ def aws(
     arch = "aarch64" if architecture is Architecture.ARM64 else "x86_64"
     result = _run(
         lambda: build_aws(
-            agent=AgentTarget.parse(agent),
+            agent=runner,
             out_dir=out,
             agent_dir=agent_dir,
             platform=TargetPlatform(python_version=python_version, architecture=arch),
@@ -78,10 +85,24 @@ def aws(
 
 
 @app.command("gcp")
-def gcp(agent: AgentOption, out: OutOption, agent_dir: AgentDirOption = Path(".")) -> None:
+def gcp(
+    out: OutOption, target: TargetOption = None, agent: OldAgentOption = None, agent_dir: AgentDirOption = Path(".")
+) -> None:
     """Cloud Functions gen2 source zip: main.py, our packages, your agent and a pinned requirements.txt."""
-    result = _run(lambda: build_gcp(agent=AgentTarget.parse(agent), out_dir=out, agent_dir=agent_dir))
+    runner = _target(target, agent)
+    result = _run(lambda: build_gcp(agent=runner, out_dir=out, agent_dir=agent_dir))
     _summarise(result, title="Cloud Functions source zip")
+
+
+def _target(target: str | None, agent: str | None) -> AgentTarget:
+    if target is not None and agent is not None:
+        raise typer.BadParameter("give --target only (--agent is its old spelling)")
+    if agent is not None:
+        _console.print("[yellow]note: --agent is deprecated; use --target (the same value).")
+    spec = target if target is not None else agent
+    if spec is None:
+        raise typer.BadParameter("missing option --target (your runner as package.module:attr)")
+    return AgentTarget.parse(spec)
 
 
 def _run(build: Callable[[], BuildResult]) -> BuildResult:

@@ -8,7 +8,7 @@ class BuildError(Exception):
 
 
 class AgentNotFoundError(BuildError):
-    """The `--agent package.module:attr` target does not point at importable source."""
+    """The `--target package.module:attr` runner does not point at importable source."""
 
 
 class DependencyError(BuildError):

@@ -60,7 +60,7 @@ class AgentTarget:
     def parse(cls, value: str) -> AgentTarget:
         module, sep, attr = value.partition(":")
         if not sep or not module or not attr or not all(p.isidentifier() for p in module.split(".")):
-            raise AgentNotFoundError(f"--agent must look like package.module:attr, got {value!r}")
+            raise AgentNotFoundError(f"--target must look like package.module:attr, got {value!r}")
         return cls(module=module, attr=attr)
 
     @property

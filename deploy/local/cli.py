@@ -21,10 +21,11 @@ from deploy.local.processes import process_start_time, session_alive, stop_sessi
 from deploy.local.pubsub import emulator_host
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import DEFAULT_TARGET, LEDGER_AWS_CONFIG, GcpPathConfig, Stack, new_run_dir
+from runner_core.cli_app import typer_app
 
 DEFAULT_STATE_FILE = Path(".runner-core") / "local" / "state.json"
 
-app = typer.Typer(name="local", no_args_is_help=True, help="The whole system on real local emulators.")
+app = typer_app(name="local", no_args_is_help=True, help="The whole system on real local emulators.")
 console = Console()
 
 StateOption = Annotated[Path, typer.Option("--state-file", help="Where `up` records what it started.")]
@@ -81,9 +82,17 @@ def up(
     target: Annotated[str, typer.Option(help="The runner the functions load (RUNNER_TARGET).")] = DEFAULT_TARGET,
     aws: Annotated[bool, typer.Option(help="Start the AWS path (moto SQS + Lambda RIE).")] = True,
     gcp: Annotated[bool, typer.Option(help="Start the GCP path (Pub/Sub emulator + functions-framework).")] = True,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Stay in the foreground and restart the functions when the agent's files change (Ctrl-C stops "
+            "watching; the stack keeps running).",
+        ),
+    ] = False,
     state_file: StateOption = DEFAULT_STATE_FILE,
 ) -> None:
-    """Start the emulators and deploy TARGET's consumer and producer functions on each path, then return."""
+    """Start the emulators, deploy the --target runner as consumer and producer on each path, and return."""
     if any(_component_state(c) != "gone" for c in _recorded_components(state_file)):
         console.print(f"[red]a local stack is already running ({state_file}); stop it with `runner-core local down`")
         raise typer.Exit(1)
@@ -105,6 +114,7 @@ def up(
                     "dispatch_url": aws_path.start_dispatcher(),
                     "AWS_ENDPOINT_URL": stack.moto_url,
                     "RUNNER_LEDGER_TABLE": aws_path.ledger_table,
+                    "log_prefix": aws_path.log_prefix,  # what `local report` and `local watch` read
                 }
         if gcp:
             try:
@@ -120,6 +130,7 @@ def up(
                         "PUBSUB_EMULATOR_HOST": emulator_host(stack.pubsub_url),
                         "FIRESTORE_EMULATOR_HOST": stack.firestore_url.removeprefix("http://").rstrip("/"),
                         "RUNNER_LEDGER_COLLECTION": gcp_path.function_env["RUNNER_LEDGER_COLLECTION"],
+                        "log_prefix": gcp_path.log_prefix,
                     }
             except ComponentUnavailableError as exc:
                 console.print(f"[yellow]GCP path skipped: {exc}")
@@ -140,6 +151,33 @@ def up(
     # The stack object is dropped without closing it: the components live on in their own sessions until `down`.
     _print_components(state)
     _print_next_steps(state)
+    if reload:
+        _reload_until_interrupted(stack, state=state, state_file=state_file, target=target)
+
+
+def _reload_until_interrupted(stack: Stack, *, state: dict[str, Any], state_file: Path, target: str) -> None:
+    from deploy.local.components import python_env
+    from deploy.local.reload import Restart, agent_sources, watch_and_reload
+
+    search_path = python_env()["PYTHONPATH"].split(os.pathsep)
+    try:
+        files = agent_sources(target, search_path=search_path)
+    except LocalStackError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"reload: watching {len(files)} file(s) of {target}; Ctrl-C stops watching", highlight=False)
+
+    def reloaded(restart: Restart) -> None:
+        state["components"] = stack.describe()  # new PIDs: `down` must stop these, not the old ones
+        _write_state(state_file, state)
+        names = ", ".join(path.name for path in restart.changed)
+        line = f"reloaded: {names} changed; restarted {', '.join(restart.restarted) or 'nothing'}"
+        console.print(line, highlight=False, soft_wrap=True)
+        for failure in restart.failed:
+            console.print(f"[red]not restarted: {failure}; save a fix to try again", highlight=False, soft_wrap=True)
+
+    watch_and_reload(stack, sources=lambda: agent_sources(target, search_path=search_path), on_reload=reloaded)
+    console.print("reload: stopped watching; the stack keeps running (`runner-core local down` stops it)")
 
 
 @app.command()
@@ -187,30 +225,95 @@ def _recorded_components(path: Path) -> list[dict[str, Any]]:
 @app.command()
 def demo(
     seed: Annotated[Path, typer.Option(help="Emulator seed (the demo project by default).")] = DEMO_SEED,
+    target: Annotated[str, typer.Option(help="The runner to deploy (RUNNER_TARGET).")] = DEFAULT_TARGET,
+    aws: Annotated[bool, typer.Option(help="Run the AWS path (moto SQS + Lambda RIE).")] = True,
+    gcp: Annotated[bool, typer.Option(help="Run the GCP path (Pub/Sub emulator + functions-framework).")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds each path may take.")] = 180.0,
 ) -> None:
-    """Run the example agent over the demo project through the AWS and the GCP path; summary + HTML report."""
+    """Run the --target agent (the example one by default) over --seed through each path; summary + HTML report."""
     from deploy.local.demo import run_demo
 
+    clouds = [name for name, wanted in (("aws", aws), ("gcp", gcp)) if wanted]
+    if not clouds:
+        raise typer.BadParameter("--no-aws and --no-gcp leave no path to run")
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     try:
-        code = run_demo(seed=seed, console=console, timeout_s=timeout)
+        code = run_demo(seed=seed, console=console, timeout_s=timeout, target=target, clouds=clouds)
     except LocalStackError as exc:
         console.print(f"[red]demo failed: {exc}")
         raise typer.Exit(1) from exc
     raise typer.Exit(code)
 
 
+@app.command()
+def report(
+    out: Annotated[Path | None, typer.Option(help="Where to write the page [default: <run dir>/report.html].")] = None,
+    thumbnails: Annotated[bool, typer.Option(help="Decode each data unit's frame for a thumbnail.")] = True,
+    state_file: StateOption = DEFAULT_STATE_FILE,
+) -> None:
+    """Write the HTML run report of the stack `up` started: every task each path processed, failures first."""
+    from deploy.local.encord import EmulatorControl
+    from deploy.local.report import path_section
+    from deploy.local.stack import EncordAccess
+    from runner_core.report import write_report
+
+    state = _state_or_exit(state_file, code=1)
+    encord = EncordAccess(url=state["encord"]["ENCORD_DOMAIN"], key_file=Path(state["encord"]["ENCORD_SSH_KEY_FILE"]))
+    run_dir = Path(state["run_dir"])
+    try:
+        projects = [str(p["project_hash"]) for p in EmulatorControl(encord.url).state()["projects"]]
+        sections = [
+            path_section(
+                name=name,
+                encord=encord,
+                project_hash=project,
+                log_dir=run_dir / "logs",
+                log_prefix=str(path["log_prefix"]),
+                thumbnails=thumbnails,
+            )
+            for name, path in state["paths"].items()
+            for project in projects
+        ]
+    except OSError as exc:  # requests' errors are OSErrors: the emulator is not answering
+        console.print(f"[red]cannot read the local stack: {exc}; is it running (`runner-core local status`)?")
+        raise typer.Exit(1) from exc
+    page = write_report(
+        out or run_dir / "report.html", [s for s in sections if s.records], title="runner-core local run"
+    )
+    console.print(f"report: {page}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def watch(
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between refreshes.")] = 1.0,
+    once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
+    state_file: StateOption = DEFAULT_STATE_FILE,
+) -> None:
+    """Live view of the stack `up` started: tasks per stage, queue depth, in flight, dead letters, latest outcomes."""
+    from deploy.local.watch import watch as run_watch
+
+    run_watch(_state_or_exit(state_file, code=1), console=console, interval_s=interval, once=once)
+
+
 def _print_components(state: dict[str, Any]) -> None:
-    table = Table(title=f"local stack ({state['run_dir']})")
-    for column in ("component", "pid", "state", "url", "log"):
-        table.add_column(column)
+    # URLs fold rather than end in "…" (a person copies them); the logs, all in one folder, are named once below
+    # instead of in a column that pushed the table past 80 columns.
+    folders = {str(Path(c["log"]).parent) for c in state["components"]}
+    table = Table(title="local stack")
+    for column in ("component", "pid", "state"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("url", overflow="fold")
+    if len(folders) > 1:
+        table.add_column("log", overflow="fold")
     for component in state["components"]:
         running = {"running": "[green]running", "leftovers": "[red]leftovers", "gone": "[red]stopped"}[
             _component_state(component)
         ]
-        table.add_row(component["name"], str(component["pid"]), running, component.get("url") or "-", component["log"])
+        row = [component["name"], str(component["pid"]), running, component.get("url") or "-"]
+        table.add_row(*row, *([component["log"]] if len(folders) > 1 else []))
     console.print(table)
+    logs = f"; logs: {folders.pop()}/<component>.log" if len(folders) == 1 else ""
+    console.print(f"run: {state['run_dir']}{logs}", highlight=False, soft_wrap=True)
 
 
 def _print_next_steps(state: dict[str, Any]) -> None:

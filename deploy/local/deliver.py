@@ -17,10 +17,11 @@ import typer
 
 from deploy.local.pubsub import DeliveryMode, PubSubPushBridge, PubSubResources, clients
 from deploy.local.sqs import Invoker, RieInvoker, SqsEventSourcePoller, SqsQueues, sqs_client
+from runner_core.cli_app import typer_app
 
 READY_LINE = "delivering"
 
-app = typer.Typer(no_args_is_help=True, help="Deliver queued messages to the local functions.")
+app = typer_app(no_args_is_help=True, help="Deliver queued messages to the local functions.")
 
 
 def _run_until_signalled() -> None:
@@ -44,7 +45,7 @@ def sqs(
     rie: Annotated[list[str], typer.Option(help="Base URL of a RIE running the consumer; repeat for concurrency.")],
     batch_size: Annotated[int, typer.Option(min=1, max=10)] = 10,
 ) -> None:
-    """Lambda's SQS event source mapping: batches from QUEUE_URL to the consumer in each RIE."""
+    """Lambda's SQS event source mapping: batches from --queue-url to the consumer in each --rie."""
     fifo = queue_url.endswith(".fifo")
     queues = SqsQueues(queue_url=queue_url, queue_arn=queue_arn, dlq_url="", dlq_arn="", fifo=fifo, max_receive_count=0)
     invokers: list[Invoker] = [RieInvoker(url) for url in rie]
@@ -62,7 +63,7 @@ def pubsub(
     concurrency: Annotated[int, typer.Option(min=1)] = 4,
     mode: Annotated[str, typer.Option(help="cloudevent (Eventarc) or push (raw push body).")] = "cloudevent",
 ) -> None:
-    """A push subscription as Eventarc delivers it: each message POSTed to FUNCTION_URL, acked on 2xx."""
+    """A push subscription as Eventarc delivers it: each message POSTed to --function-url, acked on 2xx."""
     if mode not in ("cloudevent", "push"):
         raise typer.BadParameter("mode must be cloudevent or push")
     delivery: DeliveryMode = "cloudevent" if mode == "cloudevent" else "push"

@@ -1,9 +1,9 @@
-"""`runner-core local demo`: the example agent over the demo project, through the AWS path and then the GCP path.
+"""`runner-core local demo`: an agent (the example one by default) over a seeded project, through each cloud path.
 
-Starts the Encord emulator seeded with examples/demo/project.yaml, deploys the example agent as the consumer and
-producer functions of each path with a task ledger (DynamoDB on moto, the Firestore emulator), runs the producer
-several times while tasks are in flight, shows them flow, prints a summary (with agent runs per task), writes an HTML
-report, and stops everything.
+Starts the Encord emulator seeded with examples/demo/project.yaml (or `--seed`), deploys the `--target` runner as the
+consumer and producer functions of each path with a task ledger (DynamoDB on moto, the Firestore emulator), runs the
+producer several times while tasks are queued and in flight, shows them flow, prints a summary (with agent runs per
+task), writes the HTML run report (runner_core.report), and stops everything.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ import os
 import platform
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deploy.local.encord import EmulatorControl, classification_answers
-from deploy.local.errors import ComponentUnavailableError, LocalStackError
+from deploy.local.encord import EmulatorControl
 from deploy.local.outcomes import read_outcomes, summarise
-from deploy.local.report import PATH_TITLES, PathResult, write_report
+from deploy.local.errors import ComponentUnavailableError, LocalStackError
+from deploy.local.report import PATH_TITLES, path_section
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import (
     LEDGER_AWS_CONFIG,
@@ -34,38 +34,11 @@ from deploy.local.stack import (
     Stack,
     new_run_dir,
 )
+from runner_core.report import Section, write_report
 
-AGENT_STAGE = "pre-label"
+DEMO_TARGET = "examples.demo.agent:runner"
 PRODUCER_RUNS = 3  # the producer runs again while tasks are queued and in flight
 PRODUCER_INTERVAL_S = 1.0
-CLASSIFICATION = "brightness"
-
-
-def _project_hash(control: EmulatorControl) -> str:
-    return str(control.state()["projects"][0]["project_hash"])
-
-
-def _watch(
-    *,
-    console: Console,
-    label: str,
-    total: int,
-    waiting: Callable[[], int],
-    drained: Callable[[], bool],
-    timeout_s: float,
-) -> None:
-    """A progress bar of tasks leaving the agent stage, until none wait and the transport is empty."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task(label, total=total)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            left = waiting()
-            progress.update(bar, completed=total - left)
-            if left == 0 and drained():
-                return
-            time.sleep(0.2)
-    raise LocalStackError(f"{label}: tasks still waiting after {timeout_s:.0f} s")
 
 
 class RepeatedProducer(threading.Thread):
@@ -96,61 +69,96 @@ class RepeatedProducer(threading.Thread):
             raise LocalStackError(f"the producer failed: {self.error}") from self.error
 
 
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """What the repeated producer and the ledger did on one path."""
+
+    producer_runs: int
+    published: int
+    agent_runs: int  # completed agent runs (moved and held outcome lines)
+    tasks: int
+
+    @property
+    def agent_runs_per_task(self) -> float:
+        return self.agent_runs / self.tasks if self.tasks else 0.0
+
+
+def _project_hash(control: EmulatorControl) -> str:
+    return str(control.state()["projects"][0]["project_hash"])
+
+
+def _watch(
+    *,
+    console: Console,
+    label: str,
+    total: int,
+    waiting: Callable[[], int],
+    settled: Callable[[int], bool],
+    timeout_s: float,
+) -> None:
+    """A progress bar of tasks leaving the agent stages, until the rest are dead-lettered and the transport is idle."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task(label, total=total)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            left = waiting()
+            progress.update(bar, completed=total - left)
+            if settled(left):
+                return
+            time.sleep(0.2)
+    raise LocalStackError(f"{label}: tasks still waiting after {timeout_s:.0f} s")
+
+
 def run_path(
     *, name: str, path: AwsPath | GcpPath, encord: EncordAccess, console: Console, timeout_s: float
-) -> PathResult:
+) -> tuple[Section, Traffic]:
     control = EmulatorControl(encord.url)
     project = _project_hash(control)
-    total = control.stage_counts(project)[AGENT_STAGE]
+    agent_stages = control.agent_stage_titles(project)
+    before = {task.task_uuid: task.stage for task in control.tasks(project)}
+    total = sum(1 for stage in before.values() if stage in agent_stages)
     control.reset(state=False, requests=True, faults=False)
-    result = PathResult(name=name, tasks=total)
     started = time.monotonic()
     producer = RepeatedProducer(path, runs=PRODUCER_RUNS, interval_s=PRODUCER_INTERVAL_S)
     producer.start()
 
     def waiting() -> int:
-        return control.stage_counts(project)[AGENT_STAGE]
+        return sum(1 for task in control.tasks(project) if task.stage in agent_stages)
 
-    def drained() -> bool:
+    def settled(left: int) -> bool:
+        # A task that failed on its last attempt stays at its stage: its message in the dead-letter queue ends it.
+        if left > len(path.collect_dead_letters()):
+            return False
         if isinstance(path, AwsPath):
             return path.depth() == 0
         return path.bridge is not None and path.bridge.idle_for() > 1.0
 
-    label = f"{PATH_TITLES.get(name, name)}: tasks through {AGENT_STAGE}"
+    label = f"{PATH_TITLES.get(name, name)}: tasks through the agent stages"
     try:
-        _watch(console=console, label=label, total=total, waiting=waiting, drained=drained, timeout_s=timeout_s)
+        _watch(console=console, label=label, total=total, waiting=waiting, settled=settled, timeout_s=timeout_s)
     finally:
         producer.join()
-    result.seconds = time.monotonic() - started
-    result.encord_requests = control.api_requests()
-    summary = summarise(read_outcomes(path.stack.run_dir / "logs", prefix=path.log_prefix))
-    result.moved_by_pathway = summary.moved_by_pathway
-    result.held = summary.held
-    result.agent_runs = summary.agent_runs
-    result.duplicates_skipped = summary.skipped
-    result.producer_runs = producer.runs
-    result.published = producer.published
-    tasks = control.tasks(project)
-    result.failed = sum(1 for task in tasks if task.stage == AGENT_STAGE) - summary.held
-    result.dead_lettered = len(path.collect_dead_letters())
-    result.stages = Counter(task.stage for task in tasks)
-    answers = classification_answers(
-        url=encord.url, key_file=encord.key_file, project_hash=project, title=CLASSIFICATION
-    )
-    result.rows = [
-        {
-            "title": task.data_title,
-            "type": task.data_type,
-            "stage": task.stage,
-            "answer": ", ".join(answers.get(task.data_hash, [])) or "-",
-        }
-        for task in sorted(tasks, key=lambda t: t.data_title)
-    ]
-    return result
+    seconds = time.monotonic() - started
+    runs = summarise(read_outcomes(path.stack.run_dir / "logs", prefix=path.log_prefix)).agent_runs
+    traffic = Traffic(producer_runs=producer.runs, published=producer.published, agent_runs=runs, tasks=total)
+    with console.status("reading back labels and pictures for the report"):
+        section = path_section(
+            name=name,
+            encord=encord,
+            project_hash=project,
+            log_dir=path.stack.run_dir / "logs",
+            log_prefix=path.log_prefix,
+            before=before,
+            seconds=seconds,
+            encord_requests=control.api_requests(),
+            dead_lettered=len(path.collect_dead_letters()),
+        )
+    return section, traffic
 
 
-def summary_table(results: list[PathResult]) -> Table:
-    pathways = sorted({p for r in results for p in r.moved_by_pathway})
+def summary_table(sections: list[Section], traffic: dict[str, Traffic] | None = None) -> Table:
+    pathways = sorted({p for s in sections for p in s.pathways})
     table = Table(
         title="runner-core local demo", caption="aws: SQS -> Lambda (RIE); gcp: Pub/Sub -> functions-framework"
     )
@@ -160,60 +168,80 @@ def summary_table(results: list[PathResult]) -> Table:
     columns = ("held", "failed", "DLQ", "producer runs", "published", "agent runs/task", "requests", "time", "tasks/s")
     for column in columns:
         table.add_column(column, justify="right")
-    for r in results:
-        if r.skipped_reason is not None:
-            table.add_row(r.name, *["-"] * (len(pathways) + len(columns)))
+    for s in sections:
+        if s.skipped_reason is not None:
+            table.add_row(s.name, *["-"] * (len(pathways) + len(columns)))
             continue
+        moved, seconds = sum(s.pathways.values()), s.seconds or 0.0
+        seen = (traffic or {}).get(s.name)
         table.add_row(
-            r.name,
-            *[str(r.moved_by_pathway.get(p, 0)) for p in pathways],
-            str(r.held),
-            str(r.failed),
-            str(r.dead_lettered),
-            str(r.producer_runs),
-            str(r.published),
-            f"{r.agent_runs_per_task:.2f}",
-            str(r.encord_requests),
-            f"{r.seconds:.1f} s",
-            f"{r.tasks_per_s:.1f}",
+            s.name,
+            *[str(s.pathways.get(p, 0)) for p in pathways],
+            str(s.outcomes.get("held", 0)),
+            str(s.failed),
+            str(s.dead_lettered or 0),
+            str(seen.producer_runs) if seen else "-",
+            str(seen.published) if seen else "-",
+            f"{seen.agent_runs_per_task:.2f}" if seen else "-",
+            str(s.encord_requests or 0),
+            f"{seconds:.1f} s",
+            f"{moved / seconds if seconds else 0.0:.1f}",
         )
     return table
 
 
-def run_demo(*, seed: Path = DEMO_SEED, console: Console | None = None, timeout_s: float = 180.0) -> int:
-    """The whole demo; returns the process exit code."""
+def run_demo(
+    *,
+    seed: Path = DEMO_SEED,
+    console: Console | None = None,
+    timeout_s: float = 180.0,
+    target: str = DEMO_TARGET,
+    clouds: Sequence[str] = ("aws", "gcp"),
+) -> int:
+    """The whole demo for `target` over `seed` on each of `clouds`; returns the process exit code."""
     console = console or Console()
     run_dir = new_run_dir()
     started = time.monotonic()
-    results: list[PathResult] = []
-    console.print(f"[bold]runner-core local demo[/] - logs in {run_dir}")
+    sections: list[Section] = []
+    traffic: dict[str, Traffic] = {}
+    console.print(f"[bold]runner-core local demo[/] - {target} - logs in {run_dir}", highlight=False)
     with Stack(run_dir=run_dir) as stack:
-        with console.status("starting the Encord emulator (seeding the demo project)"):
+        with console.status("starting the Encord emulator (seeding the project)"):
             encord = stack.encord_emulator(seed=seed)
         control = EmulatorControl(encord.url)
-        for name in ("aws", "gcp"):
+        for name in clouds:
             control.reset()  # every path starts from the seeded project
             try:
-                with console.status(f"{PATH_TITLES[name]}: starting the emulator, deploying the example agent"):
+                with console.status(f"{PATH_TITLES[name]}: starting the emulator, deploying {target}"):
                     path: AwsPath | GcpPath = (
-                        stack.aws_path(encord=encord, config=LEDGER_AWS_CONFIG)
+                        stack.aws_path(encord=encord, config=replace(LEDGER_AWS_CONFIG, target=target))
                         if name == "aws"
-                        else stack.gcp_path(encord=encord, config=GcpPathConfig(concurrency=8, ledger=True))
+                        else stack.gcp_path(
+                            encord=encord, config=GcpPathConfig(target=target, concurrency=8, ledger=True)
+                        )
                     )
             except ComponentUnavailableError as exc:
                 console.print(f"[yellow]{name}: skipped: {exc}[/]")
-                results.append(PathResult(name=name, tasks=0, skipped_reason=str(exc)))
+                sections.append(Section(name=name, title=PATH_TITLES[name], skipped_reason=str(exc)))
                 continue
-            results.append(run_path(name=name, path=path, encord=encord, console=console, timeout_s=timeout_s))
+            section, traffic[name] = run_path(name=name, path=path, encord=encord, console=console, timeout_s=timeout_s)
+            sections.append(section)
         with console.status("stopping the local stack"):
             stack.close()  # every process group and delivery thread
-    console.print(summary_table(results))
+    console.print(summary_table(sections, traffic))
+    for section in sections:
+        for record in section.ordered():
+            if record.failed:
+                console.print(
+                    f"[red]{section.name}: {record.title!r} {record.outcome}: {record.error or '-'}", highlight=False
+                )
+    machine = f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})"
     report = write_report(
         run_dir / "report.html",
-        results=results,
-        machine=f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})",
-        total_s=time.monotonic() - started,
+        sections,
+        title="runner-core local demo",
+        note=f"{target} over {seed.name} on {machine}; whole run {time.monotonic() - started:.1f} s.",
     )
-    console.print(f"report: {report}")
-    ran = [r for r in results if r.skipped_reason is None]
-    return 0 if ran and all(r.ok for r in ran) else 1
+    console.print(f"report: {report}", highlight=False)
+    ran = [s for s in sections if s.skipped_reason is None]
+    return 0 if ran and all(s.ok for s in ran) else 1

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
+
+if TYPE_CHECKING:
+    from encord.user_client import EncordUserClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +23,7 @@ class TaskView:
     data_type: str
     stage: str
     labels_saved: bool
+    priority: float | None = None
 
 
 class EmulatorControl:
@@ -50,10 +54,21 @@ class EmulatorControl:
                         data_type=task["data_type"],
                         stage=task["stage"],
                         labels_saved=bool(task["labels_saved"]),
+                        priority=task.get("priority"),
                     )
                     for task in project["tasks"]
                 ]
         raise KeyError(f"the emulator has no project {project_hash}")
+
+    def stages(self, project_hash: str) -> dict[str, dict[str, Any]]:
+        """Stage uuid -> its dump entry (`title`, `type` such as "AGENT", `pathways`)."""
+        for project in self.state()["projects"]:
+            if project["project_hash"] == project_hash:
+                return {str(stage["uuid"]): dict(stage) for stage in project["stages"]}
+        raise KeyError(f"the emulator has no project {project_hash}")
+
+    def agent_stage_titles(self, project_hash: str) -> set[str]:
+        return {str(stage["title"]) for stage in self.stages(project_hash).values() if stage["type"] == "AGENT"}
 
     def stage_counts(self, project_hash: str) -> Counter[str]:
         return Counter(task.stage for task in self.tasks(project_hash))
@@ -75,12 +90,18 @@ class EmulatorControl:
         self._call("POST", "reset", {"state": state, "requests": requests, "faults": faults})
 
 
+def sdk_client(*, url: str, key_file: Path) -> EncordUserClient:
+    """The real SDK's client for the emulator at `url`, signing with `key_file`."""
+    from encord.user_client import EncordUserClient
+
+    return EncordUserClient.create_with_ssh_private_key(ssh_private_key=key_file.read_text(), domain=url)
+
+
 def classification_answers(*, url: str, key_file: Path, project_hash: str, title: str) -> dict[str, list[str]]:
     """data_hash -> the answers of classification `title` on each label row, read through the real SDK."""
     from encord.objects.classification import Classification
-    from encord.user_client import EncordUserClient
 
-    client = EncordUserClient.create_with_ssh_private_key(ssh_private_key=key_file.read_text(), domain=url)
+    client = sdk_client(url=url, key_file=key_file)
     project = client.get_project(project_hash)
     rows = project.list_label_rows_v2()
     with project.create_bundle() as bundle:

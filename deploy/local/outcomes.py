@@ -28,6 +28,9 @@ class OutcomeLine:
     message_id: str | None
     attempt: int | None
     source: str  # the log file's component name
+    stage: str | None = None  # uuid of the agent stage the task was processed at
+    duration_ms: float | None = None
+    time: str | None = None  # as logged: Powertools' `timestamp` (AWS) or our `time` (GCP)
 
 
 def _json_lines(path: Path) -> Iterable[dict[str, Any]]:
@@ -62,6 +65,11 @@ def read_outcomes(log_dir: Path, *, prefix: str = "") -> list[OutcomeLine]:
                     message_id=entry.get("message_id"),
                     attempt=int(attempt) if isinstance(attempt, int) else None,
                     source=path.stem,
+                    stage=entry.get("stage_uuid"),
+                    time=entry.get("timestamp") or entry.get("time"),
+                    duration_ms=float(duration)
+                    if isinstance(duration := entry.get("duration_ms"), int | float)
+                    else None,
                 )
             )
     return lines

@@ -1,127 +1,109 @@
-"""The demo's HTML report: one self-contained page (no scripts, no external assets) with the result of each path."""
+"""The local stack's run report: what each cloud path did to every task, from the functions' logs and the emulator.
+
+Outcome lines (deploy.local.outcomes) give each task's outcome, pathway, attempts, duration and error; the emulator's
+state gives its stage and priority now; the SDK gives the labels saved and the picture (runner_core.report).
+"""
 
 from __future__ import annotations
 
-import html
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
+
+from deploy.local.encord import EmulatorControl, TaskView, sdk_client
+from deploy.local.outcomes import OutcomeLine, read_outcomes
+from deploy.local.stack import EncordAccess
+from runner_core.report import Section, TaskRecord, read_labels
+from runner_core.report.model import NOT_RUN
 
 PATH_TITLES = {"aws": "AWS: SQS -> Lambda", "gcp": "GCP: Pub/Sub -> Cloud Functions"}
 
 
-@dataclass
-class PathResult:
-    """What one cloud path did to the project."""
-
-    name: str
-    tasks: int
-    moved_by_pathway: Counter[str] = field(default_factory=Counter)
-    held: int = 0
-    failed: int = 0
-    dead_lettered: int = 0
-    encord_requests: int = 0
-    seconds: float = 0.0
-    stages: Counter[str] = field(default_factory=Counter)
-    rows: list[dict[str, str]] = field(default_factory=list)
-    skipped_reason: str | None = None
-    producer_runs: int = 0
-    published: int = 0  # tasks the producer runs published, together
-    agent_runs: int = 0  # completed agent runs (moved + held outcome lines)
-    duplicates_skipped: int = 0
-
-    @property
-    def agent_runs_per_task(self) -> float:
-        return self.agent_runs / self.tasks if self.tasks else 0.0
-
-    @property
-    def moved(self) -> int:
-        return sum(self.moved_by_pathway.values())
-
-    @property
-    def ok(self) -> bool:
-        return self.skipped_reason is None and self.moved + self.held == self.tasks and not self.failed
-
-    @property
-    def tasks_per_s(self) -> float:
-        return self.moved / self.seconds if self.seconds else 0.0
+def _final_line(lines: list[OutcomeLine]) -> OutcomeLine:
+    """The line that says where the task ended: a move (nothing follows it but duplicate deliveries' skips), else
+    the latest hold, else the latest line. `lines` are in time order."""
+    for outcome in ("moved", "held"):
+        done = [line for line in lines if line.outcome == outcome]
+        if done:
+            return done[-1]
+    return lines[-1]
 
 
-_STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
-h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
-table { border-collapse: collapse; margin: .5rem 0 1rem; }
-td, th { padding: .25rem .6rem; border-bottom: 1px solid #ddd; }
-th { text-align: left; background: #f4f4f4; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.bar { display: inline-block; height: .8rem; background: #3b7dd8; vertical-align: middle; }
-.ok { color: #1a7f37; } .bad { color: #c62828; } .muted { color: #777; }
-"""
-
-
-def _cell(value: object, *, numeric: bool = False) -> str:
-    css = ' class="n"' if numeric else ""
-    return f"<td{css}>{html.escape(str(value))}</td>"
-
-
-def _summary(results: Sequence[PathResult]) -> str:
-    pathways = sorted({p for r in results for p in r.moved_by_pathway})
-    head = "".join(f"<th>moved: {html.escape(p)}</th>" for p in pathways)
-    rows = []
-    for r in results:
-        if r.skipped_reason is not None:
-            rows.append(f"<tr>{_cell(r.name)}<td colspan='{len(pathways) + 7}' class='muted'>skipped: "
-                        f"{html.escape(r.skipped_reason)}</td></tr>")  # fmt: skip
-            continue
-        status = '<td class="ok">ok</td>' if r.ok else '<td class="bad">incomplete</td>'
-        cells = "".join(_cell(r.moved_by_pathway.get(p, 0), numeric=True) for p in pathways)
-        rows.append(
-            f"<tr>{_cell(r.name)}{cells}{_cell(r.held, numeric=True)}{_cell(r.failed, numeric=True)}"
-            f"{_cell(r.dead_lettered, numeric=True)}{_cell(r.encord_requests, numeric=True)}"
-            f"{_cell(f'{r.seconds:.1f} s', numeric=True)}{_cell(f'{r.tasks_per_s:.1f}', numeric=True)}{status}</tr>"
-        )
-    return (
-        f"<table><tr><th>path</th>{head}<th>held</th><th>failed</th><th>in DLQ</th><th>Encord requests</th>"
-        f"<th>time</th><th>tasks/s</th><th></th></tr>{''.join(rows)}</table>"
+def path_section(
+    *,
+    name: str,
+    encord: EncordAccess,
+    project_hash: str,
+    log_dir: Path,
+    log_prefix: str,
+    before: Mapping[str, str] | None = None,
+    seconds: float | None = None,
+    encord_requests: int | None = None,
+    dead_lettered: int | None = None,
+    thumbnails: bool = True,
+) -> Section:
+    """One section per cloud path: every task the path's consumer logged, and (with `before`, task uuid -> stage at
+    the start) every task that waited at an agent stage, with NOT_RUN for those it never reached."""
+    control = EmulatorControl(encord.url)
+    stage_titles = {uuid: str(stage["title"]) for uuid, stage in control.stages(project_hash).items()}
+    agent_stages = control.agent_stage_titles(project_hash)
+    now = {task.task_uuid: task for task in control.tasks(project_hash)}
+    by_task: dict[str, list[OutcomeLine]] = {}
+    # Time order across the instances' log files (each file alone is in order, not their concatenation).
+    for line in sorted(read_outcomes(log_dir, prefix=log_prefix), key=lambda line: line.time or ""):
+        if line.task is not None:
+            by_task.setdefault(line.task, []).append(line)
+    started_at = dict(before or {})
+    wanted = set(by_task) | {task for task, stage in started_at.items() if stage in agent_stages}
+    records = [
+        record
+        for task in wanted
+        if (record := _record(task, by_task.get(task, []), now.get(task), started_at, stage_titles)) is not None
+    ]
+    labels = read_labels(
+        sdk_client(url=encord.url, key_file=encord.key_file),
+        project_hash,
+        (r.data_hash for r in records),
+        thumbnails=thumbnails,
+    )
+    for record in records:
+        record.labels = labels.get(record.data_hash, record.labels)
+    return Section(
+        name=name,
+        title=PATH_TITLES.get(name, name),
+        records=records,
+        seconds=seconds,
+        encord_requests=encord_requests,
+        dead_lettered=dead_lettered,
     )
 
 
-def _stages(result: PathResult) -> str:
-    widest = max(result.stages.values(), default=1)
-    rows = "".join(
-        f"<tr>{_cell(stage)}{_cell(count, numeric=True)}"
-        f"<td><span class='bar' style='width:{int(240 * count / widest)}px'></span></td></tr>"
-        for stage, count in sorted(result.stages.items())
+def _record(
+    task_uuid: str,
+    lines: list[OutcomeLine],
+    now: TaskView | None,
+    before: Mapping[str, str],
+    stage_titles: Mapping[str, str],
+) -> TaskRecord | None:
+    if now is None:
+        return None  # logged by a path over another project (or a planted message naming no real task)
+    record = TaskRecord(
+        task_uuid=task_uuid,
+        data_hash=now.data_hash,
+        title=now.data_title,
+        data_type=now.data_type,
+        outcome=NOT_RUN,
+        stage_before=before.get(task_uuid),
+        stage_after=now.stage,
+        priority=now.priority,
     )
-    return f"<table><tr><th>stage</th><th>tasks</th><th></th></tr>{rows}</table>"
-
-
-def _tasks(result: PathResult) -> str:
-    rows = "".join(
-        f"<tr>{_cell(row['title'])}{_cell(row['type'])}{_cell(row['answer'])}{_cell(row['stage'])}</tr>"
-        for row in result.rows
-    )
-    return f"<table><tr><th>data unit</th><th>type</th><th>brightness label</th><th>stage now</th></tr>{rows}</table>"
-
-
-def write_report(path: Path, *, results: Sequence[PathResult], machine: str, total_s: float) -> Path:
-    """Write the report to `path` and return it."""
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    sections = []
-    for result in results:
-        if result.skipped_reason is not None:
-            continue
-        title = PATH_TITLES.get(result.name, result.name)
-        sections.append(f"<h2>{html.escape(title)}</h2>{_stages(result)}<details><summary>every task"
-                        f"</summary>{_tasks(result)}</details>")  # fmt: skip
-    page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>runner-core local demo</title>"
-        f"<style>{_STYLE}</style></head><body><h1>runner-core local demo</h1>"
-        f"<p class='muted'>{html.escape(generated)} on {html.escape(machine)}; whole run {total_s:.1f} s. "
-        "The example agent (examples/demo/agent.py) labels each data unit bright or dark from its first frame "
-        "and routes it: bright to <code>annotate</code>, dark to <code>skip</code>.</p>"
-        f"{_summary(results)}{''.join(sections)}</body></html>\n"
-    )
-    path.write_text(page, encoding="utf-8")
-    return path
+    if lines:
+        final = _final_line(lines)
+        record.outcome = final.outcome
+        record.pathway = final.pathway if final.outcome == "moved" else None
+        # A "skipped" line is a duplicate delivery finding the task already gone, not an attempt at it.
+        record.attempts = sum(1 for line in lines if line.outcome != "skipped") or len(lines)
+        record.duration_s = final.duration_ms / 1000 if final.duration_ms is not None else None
+        record.error = final.error
+        if record.stage_before is None and final.stage is not None:
+            record.stage_before = stage_titles.get(final.stage, final.stage)
+    return record

@@ -18,6 +18,8 @@ from typing import Annotated
 
 import typer
 
+from runner_core.cli_app import typer_app
+
 SAM_CLI_VERSION = "1.170.0"
 MEMBER = "samcli/local/rapid/aws-lambda-rie-x86_64"
 DEFAULT_DEST = Path(".tools/aws-lambda-rie")
@@ -74,7 +76,7 @@ def default_rie_path() -> Path:
     return Path(__file__).resolve().parents[2] / DEFAULT_DEST
 
 
-app = typer.Typer(no_args_is_help=True, help="The AWS Lambda runtime interface emulator.")
+app = typer_app(no_args_is_help=True, help="The AWS Lambda runtime interface emulator.")
 
 
 @app.command()
@@ -82,7 +84,7 @@ def fetch(
     dest: Annotated[Path, typer.Option(help="Where to put the binary.")] = DEFAULT_DEST,
     version: Annotated[str, typer.Option(help="aws-sam-cli version whose wheel holds the RIE.")] = SAM_CLI_VERSION,
 ) -> None:
-    """Download the aws-sam-cli wheel (no dependencies) and extract the RIE binary to DEST."""
+    """Download the aws-sam-cli wheel (no dependencies) and extract the RIE binary to --dest."""
     try:
         path = fetch_rie(dest=dest, version=version)
     except RieFetchError as exc:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from runner_core.errors import ProjectError, StageNotFoundError, UnknownPathwayError
+from runner_core.client import key_rejected_message
+from runner_core.errors import ProjectError, SettingsError, StageNotFoundError, UnknownPathwayError
 
 if TYPE_CHECKING:
     from encord.project import Project
@@ -133,12 +134,14 @@ class ProjectResolver:
             return found
 
     def _resolve(self, project_hash: str) -> ResolvedProject:
-        from encord.exceptions import AuthorisationError, ResourceNotFoundError
+        from encord.exceptions import AuthenticationError, AuthorisationError, ResourceNotFoundError
         from encord.orm.project import ProjectType
         from encord.workflow.stages.agent import AgentStage
 
         try:
             project = self._client().get_project(project_hash)
+        except AuthenticationError:
+            raise SettingsError(key_rejected_message()) from None
         except (ResourceNotFoundError, AuthorisationError) as exc:
             # Unknown or not shared with this key: no later attempt will see it either.
             raise ProjectError(f"project {project_hash} not found or not accessible ({type(exc).__name__})") from exc

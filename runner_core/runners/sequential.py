@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from runner_core.models import LabelRowInitialiseLabelsArgs, LabelRowMetadataIncludeArgs
+    from runner_core.report import TaskRecord
     from runner_core.runners.agent import RunnerAgent
 
 logger = logging.getLogger("runner_core")
@@ -67,6 +69,7 @@ class SequentialRunner(RunnerBase):
         super().__init__(project_hash, user_client=user_client)
         self.pre_execution_callback = pre_execution_callback
         self._stop = threading.Event()
+        self._records: list[TaskRecord] | None = None  # kept only while a run writes a report
 
     def stage(
         self,
@@ -105,6 +108,8 @@ class SequentialRunner(RunnerBase):
         task_batch_size: int = 300,
         project_hash: str | UUID | None = None,
         max_tasks_per_stage: int | None = None,
+        *,
+        report: str | Path | None = None,
     ) -> RunSummary:
         """Run every registered agent over the tasks of its stage.
 
@@ -114,6 +119,8 @@ class SequentialRunner(RunnerBase):
             task_batch_size: tasks fetched and processed together.
             project_hash: the project, if not given to the runner.
             max_tasks_per_stage: process at most this many tasks per stage and pass.
+            report: write the HTML run report here when the run ends (runner_core.report): every task with its
+                frame, labels, route, attempts and error, failures first.
         """
         if max_tasks_per_stage is not None and max_tasks_per_stage < 1:
             raise ConfigurationError("max_tasks_per_stage must be at least 1")
@@ -122,7 +129,23 @@ class SequentialRunner(RunnerBase):
         _check_batching(num_retries, task_batch_size)
         resolved_hash = self._prepare(project_hash)
         self._stop.clear()
+        self._records = [] if report is not None else None
         total = RunSummary()
+        try:
+            return self._passes(resolved_hash, refresh_every, num_retries, task_batch_size, max_tasks_per_stage, total)
+        finally:
+            if report is not None:
+                self._write_report(Path(report), resolved_hash)
+
+    def _passes(
+        self,
+        resolved_hash: str,
+        refresh_every: int | None,
+        num_retries: int,
+        task_batch_size: int,
+        max_tasks_per_stage: int | None,
+        total: RunSummary,
+    ) -> RunSummary:
         while True:
             started = time.monotonic()
             try:
@@ -163,10 +186,18 @@ class SequentialRunner(RunnerBase):
         raise ConfigurationError(f"no agent is registered for stage {wanted.title!r} ({wanted.uuid})")
 
     def run(self) -> None:
-        """The command line: `python my_agent.py [--refresh-every N] [--num-retries N] ...`."""
+        """The command line: `python my_agent.py [--refresh-every N] [--num-retries N] ... [--verbose]`.
+
+        Exit codes: 0 when every task moved, was held or skipped; 1 when any task still failed after its retries;
+        2 when the runner cannot start (configuration, credentials, project, stages); 130 on Ctrl-C. Each failed
+        attempt is one line on stderr; the tracebacks go to `--log-file` (or to stderr with `--verbose`).
+        """
         import typer
 
-        app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        from runner_core.cli_app import typer_app
+        from runner_core.runners import cli_logging
+
+        app = typer_app(add_completion=False)
 
         @app.command(help="Run the registered task agents on their stages.")
         def main(
@@ -175,23 +206,40 @@ class SequentialRunner(RunnerBase):
             task_batch_size: int = typer.Option(300, help="Tasks processed together."),
             project_hash: str | None = typer.Option(None, help="The project, if not set in code."),
             max_tasks_per_stage: int | None = typer.Option(None, help="At most N tasks per stage and pass."),
+            verbose: bool = typer.Option(False, "--verbose", "-v", help="Tracebacks and debug lines on stderr."),
+            report: str | None = typer.Option(None, help="Write the HTML run report to this file."),
+            log_file: str | None = typer.Option(
+                None, help="Where tracebacks go [default: .runner-core/logs/run-<time>.log, made when needed]."
+            ),
         ) -> None:
+            from rich.console import Console
+
+            err = Console(stderr=True)
+            log_path = Path(log_file) if log_file else cli_logging.default_log_file()
+            handlers = cli_logging.configure(verbose=verbose, log_file=log_path)
             try:
-                self(
+                summary = self(
                     refresh_every=refresh_every,
                     num_retries=num_retries,
                     task_batch_size=task_batch_size,
                     project_hash=project_hash,
                     max_tasks_per_stage=max_tasks_per_stage,
+                    report=report,
                 )
             except RunnerCoreError as exc:
-                from rich.console import Console
-                from rich.panel import Panel
-
-                Console(stderr=True).print(Panel(str(exc), title="runner-core", border_style="red"))
-                raise typer.Exit(1) from None
+                err.print(f"error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
+                raise typer.Exit(2) from None
             except KeyboardInterrupt:
                 raise typer.Exit(130) from None
+            finally:
+                cli_logging.restore(handlers)
+            if report:
+                err.print(f"report: {report}", markup=False, highlight=False, soft_wrap=True)
+            failed = summary.count(Outcome.FAILED)
+            if failed:
+                where = f"; tracebacks in {log_path}" if log_path.exists() and not verbose else ""
+                err.print(f"{failed} task(s) failed{where}", style="red", markup=False, highlight=False, soft_wrap=True)
+                raise typer.Exit(1)
 
         app()
 
@@ -240,7 +288,7 @@ class SequentialRunner(RunnerBase):
                 break
             batch = tasks[start : start + batch_size]
             outcomes = self._run_with_retries(agent, project_hash, batch, num_retries, summary)
-            summary.add(outcomes)
+            summary.add(outcomes, titles={task.uuid: task.data_title for task in batch})
             if progress is not None and bar is not None:
                 progress.advance(bar, len(batch))
         summary.duration_s = time.monotonic() - started
@@ -257,6 +305,7 @@ class SequentialRunner(RunnerBase):
         attempts = num_retries + 1
         items = [WorkItem(task=task, attempt=1, max_attempts=attempts) for task in tasks]
         outcomes = self._run_agent_on_items(agent, items, project_hash=project_hash)
+        tries = [1] * len(tasks)
         for attempt in range(2, attempts + 1):
             retry = [i for i, o in enumerate(outcomes) if o.outcome is Outcome.FAILED and o.retryable]
             if not retry or self._stop.is_set():
@@ -284,7 +333,27 @@ class SequentialRunner(RunnerBase):
                 retry, self._run_agent_on_items(agent, again, project_hash=project_hash), strict=True
             ):
                 outcomes[index] = outcome
+                tries[index] = attempt
+        if self._records is not None:
+            self._records.extend(
+                _record(task, outcome, stage=summary.stage, attempts=n)
+                for task, outcome, n in zip(tasks, outcomes, tries, strict=True)
+            )
         return outcomes
+
+    def _write_report(self, path: Path, project_hash: str) -> None:
+        from runner_core.report import Section, read_labels, write_report
+
+        records, self._records = self._records or [], None
+        if records:
+            now = read_labels(self.client, project_hash, (record.data_hash for record in records))
+            for record in records:
+                labels = now.get(record.data_hash)
+                if labels is not None:
+                    record.labels, record.stage_after, record.priority = labels, labels.stage, labels.priority
+                    record.data_type = labels.data_type or record.data_type
+        section = Section(name="sequential", title=f"SequentialRunner on project {project_hash}", records=records)
+        write_report(path, [section], title="runner-core run report")
 
     def backoff_delay(self, retry: int) -> float:
         """Exponential backoff with jitter for the `retry`-th retry (1-based)."""
@@ -294,6 +363,23 @@ class SequentialRunner(RunnerBase):
 
 
 Runner = SequentialRunner
+
+
+def _record(task: AgentTask, outcome: TaskOutcome, *, stage: str, attempts: int) -> TaskRecord:
+    from runner_core.report import TaskRecord
+
+    return TaskRecord(
+        task_uuid=str(task.uuid),
+        data_hash=str(task.data_hash),
+        title=task.data_title,
+        data_type="",
+        outcome=str(outcome.outcome),
+        stage_before=stage,
+        pathway=outcome.pathway_name,
+        attempts=attempts,
+        duration_s=outcome.duration_s,
+        error=outcome.error,
+    )
 
 
 def _check_batching(num_retries: int, task_batch_size: int) -> None:
@@ -322,4 +408,4 @@ def _print_summary(summary: RunSummary) -> None:
     console = Console()
     console.print(summary.table())
     for line in summary.failure_lines():
-        console.print(line, style="red", markup=False, highlight=False)
+        console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from runner_core.outcomes import Outcome, TaskOutcome
 
@@ -21,12 +23,16 @@ class StageSummary:
     retries: int = 0
     failures: list[TaskOutcome] = field(default_factory=list)
     duration_s: float = 0.0
+    # Data titles of the failed tasks: a person finds "dark-03.png" in the app, not a task uuid.
+    titles: dict[UUID, str] = field(default_factory=dict)
 
-    def add(self, outcomes: list[TaskOutcome]) -> None:
+    def add(self, outcomes: list[TaskOutcome], *, titles: Mapping[UUID, str] | None = None) -> None:
         for outcome in outcomes:
             self.counts[outcome.outcome] += 1
             if outcome.outcome is Outcome.FAILED:
                 self.failures.append(outcome)
+                if titles and outcome.task_uuid is not None and outcome.task_uuid in titles:
+                    self.titles[outcome.task_uuid] = titles[outcome.task_uuid]
 
     @property
     def total(self) -> int:
@@ -50,6 +56,8 @@ class RunSummary:
             mine.retries += stage.retries
             mine.duration_s += stage.duration_s
             mine.failures = (mine.failures + stage.failures)[-MAX_FAILURES_KEPT:]
+            kept = {failure.task_uuid for failure in mine.failures}
+            mine.titles = {uuid: title for uuid, title in {**mine.titles, **stage.titles}.items() if uuid in kept}
 
     def count(self, outcome: Outcome) -> int:
         return sum(stage.counts[outcome] for stage in self.stages)
@@ -77,5 +85,7 @@ class RunSummary:
         for stage in self.stages:
             for failure in stage.failures[:limit]:
                 kind = "retryable" if failure.retryable else "permanent"
-                lines.append(f"{stage.stage}: task {failure.task_uuid} failed ({kind}): {failure.error}")
+                title = stage.titles.get(failure.task_uuid) if failure.task_uuid is not None else None
+                name = f"{title!r} (task {failure.task_uuid})" if title else f"task {failure.task_uuid}"
+                lines.append(f"{stage.stage}: {name} failed ({kind}): {failure.error}")
         return lines

@@ -50,7 +50,7 @@ def site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("aws-site")
     result = CliRunner().invoke(
         build_app,
-        ["aws", "--agent", FIXTURE_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
+        ["aws", "--target", FIXTURE_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output

@@ -31,7 +31,7 @@ def test_apply_and_destroy_the_aws_example_against_moto(
 ) -> None:
     built = CliRunner().invoke(
         build_app,
-        ["aws", "--agent", FIXTURE_AGENT, "--agent-dir", str(FIXTURES), "--out", str(tmp_path), "--no-deps"],
+        ["aws", "--target", FIXTURE_AGENT, "--agent-dir", str(FIXTURES), "--out", str(tmp_path), "--no-deps"],
         catch_exceptions=False,
     )
     assert built.exit_code == 0, built.output

@@ -35,7 +35,7 @@ NOT_SHIPPED = ("encord_emulator/", "deploy/", "tests/", "bench/", "examples/")
 
 def _build(kind: str, out: Path, *extra: str, agent_dir: Path = FIXTURES) -> tuple[int, str]:
     result = CliRunner().invoke(
-        app, [kind, "--agent", AGENT, "--agent-dir", str(agent_dir), "--out", str(out), *extra], catch_exceptions=False
+        app, [kind, "--target", AGENT, "--agent-dir", str(agent_dir), "--out", str(out), *extra], catch_exceptions=False
     )
     return result.exit_code, result.output
 

@@ -1,6 +1,6 @@
 # A complete deployment: SQS -> Lambda consumer, scheduled producer, secrets, DLQ alarm to email.
 #
-#   runner-core build aws --agent my_agent.agent:runner --out build/aws
+#   runner-core build aws --target my_agent.agent:runner --out build/aws
 #   terraform -chdir=terraform/examples/aws apply -var runner_target=my_agent.agent:runner
 
 provider "aws" {

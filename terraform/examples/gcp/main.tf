@@ -1,7 +1,7 @@
 # A complete deployment: Pub/Sub push -> Cloud Functions gen2 consumer, scheduled producer, secrets,
 # dead-letter topic with an alert.
 #
-#   runner-core build gcp --agent my_agent.agent:runner --out build/gcp
+#   runner-core build gcp --target my_agent.agent:runner --out build/gcp
 #   terraform -chdir=terraform/examples/gcp apply -var project_id=my-project -var runner_target=my_agent.agent:runner
 
 provider "google" {

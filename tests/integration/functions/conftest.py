@@ -33,10 +33,10 @@ def _wait_http(url: str, *, timeout_s: float = 20.0, expect: str | None = None) 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            response = requests.get(url, timeout=1)
+            response = requests.get(url, timeout=2)
             if expect is None or response.text.strip() == expect:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused or slow to answer: a server still starting, on a busy machine
             pass
         time.sleep(0.05)
     raise RuntimeError(f"{url} did not become ready in {timeout_s} s")

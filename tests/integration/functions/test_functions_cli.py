@@ -48,9 +48,14 @@ def test_dispatch_to_sqs_with_a_status_filter(emu: RunningEmulator, moto: Moto) 
 
 def test_dispatch_usage_errors(emu: RunningEmulator) -> None:
     cli = CliRunner()
-    both = cli.invoke(dispatch_app, ["--target", fn_agents.TARGET])
+    neither = cli.invoke(dispatch_app, ["--target", fn_agents.TARGET])
+    assert neither.exit_code == 2
+    assert "give --sqs-queue-url or --pubsub-topic (or --dry-run to only list the messages)" in neither.output
+    both = cli.invoke(
+        dispatch_app, ["--target", fn_agents.TARGET, "--sqs-queue-url", "q", "--pubsub-topic", "projects/p/topics/t"]
+    )
     assert both.exit_code == 2
-    assert "exactly one of --sqs-queue-url and --pubsub-topic" in both.output
+    assert "give one of --sqs-queue-url and --pubsub-topic, not both" in both.output
     bad_status = cli.invoke(
         dispatch_app,
         [
@@ -82,3 +87,16 @@ def test_dispatch_usage_errors(emu: RunningEmulator) -> None:
     assert dry.exit_code == 0, dry.output
     waiting = len(emu.state.tasks_in_stage(emu.project_hash, "pre-label"))
     assert _summary(dry.stdout) == {"messages": -(-waiting // 10), "tasks": waiting, "dry_run": True}
+
+
+def test_dry_run_lists_each_message_without_a_queue(emu: RunningEmulator) -> None:
+    result = CliRunner().invoke(dispatch_app, ["--target", fn_agents.TARGET, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    *messages, summary = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    waiting = emu.state.tasks_in_stage(emu.project_hash, "pre-label")
+    assert summary == {"messages": len(waiting), "tasks": len(waiting), "dry_run": True}
+    assert len(messages) == len(waiting)  # SQS sizing without a queue: one task per message
+    listed = {task["uuid"] for message in messages for task in message["tasks"]}
+    assert listed == set(waiting)
+    assert all(task["data_title"] for message in messages for task in message["tasks"])
+    assert all(0 < message["bytes"] < 256 * 1024 for message in messages)

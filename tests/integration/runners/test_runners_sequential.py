@@ -164,8 +164,8 @@ def test_command_line(env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.
         runner.run()
     assert done.value.code == 0
     assert len(env.tasks()) == before - 2
-    monkeypatch.setattr("sys.argv", ["agent.py"])  # no project anywhere: a clear error, exit code 1
+    monkeypatch.setattr("sys.argv", ["agent.py"])  # no project anywhere: a clear error, exit code 2
     with pytest.raises(SystemExit) as failed:
         runner.run()
-    assert failed.value.code == 1
+    assert failed.value.code == 2
     assert "no project" in capsys.readouterr().err

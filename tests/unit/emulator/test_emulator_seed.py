@@ -51,7 +51,7 @@ def test_demo_seed_has_the_documented_shape() -> None:
         ({"data": [{"type": "image_group", "title": "g", "path": "a.png"}]}, "not `path`"),
         ({"data": [{"type": "image", "title": "x", "generate": {"width": 31}}]}, "must be even"),
         ({"data": [{"type": "image", "title": "x", "generate": {}, "stage": "nope"}]}, "no stage titled 'nope'"),
-        ({"colour": "red"}, "Extra inputs are not permitted"),
+        ({"colour": "red"}, r"projects\[0\]\.colour: unknown key .colour. \(allowed: data, "),
     ],
 )
 def test_invalid_seeds_name_the_problem(change: dict[str, Any], message: str) -> None:
