@@ -35,9 +35,13 @@ _GROUPS = (
     ("emulator", "encord_emulator.cli:app", "A local Encord API for tests and development."),
     ("local", "deploy.local.cli:app", "The whole system on real local emulators."),
     ("build", "deploy.build.cli:app", "Build deployable artifacts for AWS Lambda and Cloud Functions."),
+    ("dlq", "deploy.ops.dlq:app", "A deployment's dead letters: list, show, redrive."),
 )
 # Single commands, mounted as commands (a one-command group would show a phantom COMMAND in its usage line).
-_COMMANDS = (("dispatch", "functions.cli:dispatch", "Enqueue the tasks waiting in the runner's agent stages."),)
+_COMMANDS = (
+    ("dispatch", "functions.cli:dispatch", "Enqueue the tasks waiting in the runner's agent stages."),
+    ("status", "deploy.ops.status:status", "A deployment at a glance: waiting tasks, queue, dead letters."),
+)
 
 
 def _load(target: str) -> Any:

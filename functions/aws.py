@@ -19,6 +19,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
+from functions import _emf as emf
 from functions import secrets, sqs_consumer
 from functions.consumer import deadline_within
 from functions.errors import ConfigurationError
@@ -82,6 +83,8 @@ def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     makes every record retry: nothing is lost, and once fixed the records run, or the redrive policy takes them."""
     cold_start = take_cold_start()
     _context_keys(context, cold_start)
+    if cold_start:
+        emf.emit_cold_start(getattr(context, "function_name", None))
     raw_records = event.get("Records")
     records = [sqs_consumer.SqsRecord.parse(raw) for raw in (raw_records if isinstance(raw_records, list) else [])]
     try:
@@ -94,7 +97,13 @@ def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
         logger.exception("function cannot start; every record will be retried", extra={"reason": reason})
         return sqs_consumer.retry_all(records)
     return sqs_consumer.consume_records(
-        records, runner=runner, settings=settings, deadline=deadline, logger=logger, cold_start=cold_start
+        records,
+        runner=runner,
+        settings=settings,
+        deadline=deadline,
+        logger=logger,
+        cold_start=cold_start,
+        metrics=emf.EmfMetrics(),
     )
 
 

@@ -4,13 +4,13 @@ decision for each message (the consumer only maps it to its transport)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from functions.ledgers import attach_ledger
 from functions.structured_logs import outcome_lines
 from runner_core.disposition import Decision, decide, not_processed
-from runner_core.outcomes import QueueMessage
+from runner_core.outcomes import MessageResult, QueueMessage
 from runner_core.protocols import RunnerTarget
 
 
@@ -48,11 +48,13 @@ def process_messages(
     deadline: float | None,
     logger: StructuredLogger,
     cold_start: bool,
+    observe: Callable[[Sequence[MessageResult]], None] | None = None,
 ) -> dict[str, Decision]:
     """Run every message through the runner in one call (so Encord requests batch) and decide each one.
 
     A runner that raises for the whole call (a bug, missing credentials) makes every message retry: nothing is lost,
-    and the redrive policy dead-letters them if it keeps happening.
+    and the redrive policy dead-letters them if it keeps happening. `observe` sees the results of the runner call
+    (one batch): the consumers turn them into metrics.
     """
     if not messages:
         return {}
@@ -68,7 +70,14 @@ def process_messages(
         return {message_id: not_processed(crash) for message_id in by_id}
     for level, text, fields in outcome_lines(results, by_id, cold_start=cold_start):
         _emit(logger, level, text, fields)
-    decisions = {result.message_id: decide(result) for result in results}
+    if observe is not None:
+        try:
+            observe(results)
+        except Exception:  # metrics must never cost a message its outcome
+            logger.exception("metrics failed for this batch", extra={"event": "metrics_error"})
+    decisions = {
+        result.message_id: decide(result, last_attempt=by_id[result.message_id].is_last_attempt) for result in results
+    }
     for message_id in by_id.keys() - decisions.keys():  # defensive: the runner owes one result per message
         decisions[message_id] = not_processed("runner returned no result for this message")
     return decisions

@@ -28,6 +28,7 @@ import functions_framework
 from flask.logging import default_handler
 
 from functions import secrets
+from functions._metrics import UNKNOWN, stage_of
 from functions.consumer import deadline_within, process_messages
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
 from functions.publishers.dead_letter import FAILURE_REASON
@@ -41,7 +42,7 @@ from functions.structured_logs import (
 )
 from functions.target import load_runner
 from runner_core.disposition import Decision, Disposition
-from runner_core.outcomes import QueueMessage
+from runner_core.outcomes import MessageResult, QueueMessage
 
 if TYPE_CHECKING:
     from functions.publishers.pubsub import PubSubPublisher
@@ -126,6 +127,8 @@ def _handle(pushed: PushedMessage) -> tuple[bool, str | None]:
     once the message is stored on the dead-letter topic, else nacked."""
     started = time.monotonic()
     cold_start = take_cold_start()
+    if cold_start:  # one line per instance: the log-based metric of cold starts counts these
+        logger.info("cold start", extra={"event": "cold_start"})
     if flask.has_request_context():
         set_trace_from_header(flask.request.headers.get("X-Cloud-Trace-Context"))
     settings = function_settings()
@@ -137,17 +140,26 @@ def _handle(pushed: PushedMessage) -> tuple[bool, str | None]:
         attempt=max(1, pushed.delivery_attempt or 1),
         max_attempts=settings.max_attempts,
     )
+    results: list[MessageResult] = []  # what the dead-lettered line is labelled by (project, stage)
     decision = process_messages(
-        runner, [message], deadline=_deadline(started, settings), logger=logger, cold_start=cold_start
+        runner,
+        [message],
+        deadline=_deadline(started, settings),
+        logger=logger,
+        cold_start=cold_start,
+        observe=results.extend,
     )[pushed.message_id]
     if decision.disposition is Disposition.DEAD_LETTER:
+        stage = stage_of(results[0]) if results else (UNKNOWN, UNKNOWN)
         return _dead_letter(
-            pushed, decision, topic=settings.dead_letter_topic, attempt=message.attempt
+            pushed, decision, topic=settings.dead_letter_topic, attempt=message.attempt, stage=stage
         ), decision.reason
     return decision.disposition is Disposition.ACK, decision.reason
 
 
-def _dead_letter(pushed: PushedMessage, decision: Decision, *, topic: str, attempt: int) -> bool:
+def _dead_letter(
+    pushed: PushedMessage, decision: Decision, *, topic: str, attempt: int, stage: tuple[str, str]
+) -> bool:
     """Publish a permanent failure to the dead-letter topic (True: stored, ack). Without a topic, False (nack) so
     the subscription's own dead-letter policy takes it after max_delivery_attempts."""
     from functions.publishers.dead_letter import SOURCE_SUBSCRIPTION, DeadLetter
@@ -173,7 +185,15 @@ def _dead_letter(pushed: PushedMessage, decision: Decision, *, topic: str, attem
     publish_dead_letter(topic, letter, original_attributes=pushed.attributes)
     logger.warning(
         "dead-lettered",
-        extra={"event": "dead_lettered", "message_id": pushed.message_id, "topic": topic, "reason": reason},
+        extra={
+            "event": "dead_lettered",
+            "message_id": pushed.message_id,
+            "topic": topic,
+            "reason": reason,
+            # What the log-based metric of dead letters is labelled by (the outcome lines' field names).
+            "project_hash": stage[0],
+            "stage_uuid": stage[1],
+        },
     )
     return True
 

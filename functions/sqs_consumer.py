@@ -12,19 +12,28 @@ Records are read by `SqsRecord.parse`, not Powertools' `SqsRecord`: that one rai
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.consumer import StructuredLogger, process_messages
 from runner_core.disposition import Decision, Disposition, not_processed
-from runner_core.outcomes import QueueMessage
+from runner_core.outcomes import MessageResult, QueueMessage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
     from functions.settings import FunctionSettings
     from runner_core.protocols import RunnerTarget
+
+
+class ConsumerMetrics(Protocol):
+    """What the consumer reports to metrics (AWS: `functions._emf.EmfMetrics`)."""
+
+    def observe(self, results: Sequence[MessageResult]) -> None: ...
+
+    def dead_lettered(self, message_ids: Iterable[str]) -> None: ...
+
 
 FIFO_GROUP_BLOCKED = "an earlier message of its FIFO group was not processed; it runs after that one"
 
@@ -74,18 +83,24 @@ def consume_records(
     deadline: float | None,
     logger: StructuredLogger,
     cold_start: bool,
+    metrics: ConsumerMetrics | None = None,
 ) -> PartialItemFailureResponse:
     """Run the records, dead-letter what the core decided to (when RUNNER_DLQ_URL is set), and report the rest of
-    what is not acked for redelivery."""
+    what is not acked for redelivery. `metrics` sees each runner call's results and what was dead-lettered."""
+    observe = metrics.observe if metrics is not None else None
     if any(record.fifo for record in records):
         decisions = _process_fifo(
-            runner, records, settings.max_attempts, deadline, logger=logger, cold_start=cold_start
+            runner, records, settings.max_attempts, deadline, logger=logger, cold_start=cold_start, observe=observe
         )
     else:
         messages = [queue_message(record, settings.max_attempts) for record in records]
-        decisions = process_messages(runner, messages, deadline=deadline, logger=logger, cold_start=cold_start)
+        decisions = process_messages(
+            runner, messages, deadline=deadline, logger=logger, cold_start=cold_start, observe=observe
+        )
     dead = [r for r in records if decisions[r.message_id].disposition is Disposition.DEAD_LETTER]
     sent = _dead_letter(dead, decisions, settings.dlq_url, logger=logger) if settings.dlq_url and dead else set()
+    if metrics is not None and sent:
+        metrics.dead_lettered(sent)
     return _failures(
         r.message_id
         for r in records
@@ -137,6 +152,7 @@ def _process_fifo(
     *,
     logger: StructuredLogger,
     cold_start: bool,
+    observe: Callable[[Sequence[MessageResult]], None] | None,
 ) -> dict[str, Decision]:
     """FIFO order. Round n holds the n-th record of every message group: each round goes through the runner as one
     batch (Encord calls batch across groups), while a group's records run strictly one after another. Once a record
@@ -171,6 +187,7 @@ def _process_fifo(
             deadline=deadline,
             logger=logger,
             cold_start=cold_start,
+            observe=observe,
         )
         decisions.update(decided)
         stopped |= {r.group for r in ready if decided[r.message_id].disposition is not Disposition.ACK}

@@ -36,11 +36,15 @@ def take_cold_start() -> bool:
 
 def task_fields(task: TaskOutcome, message: QueueMessage, *, cold_start: bool) -> dict[str, Any]:
     """The fields of one task-outcome line: the core's outcome fields plus the transport's."""
+    from functions._metrics import outcome_kind
     from runner_core.runners.task_outcomes import outcome_fields
 
     return {
         "event": "task_outcome",
         **outcome_fields(task),
+        # moved / held / skipped_duplicate / skipped_not_at_stage / failed_retryable / failed_permanent: what the
+        # metrics count (GCP's log-based metrics read this field).
+        "kind": str(outcome_kind(task)),
         "message_id": message.message_id,
         "attempt": message.attempt,
         "max_attempts": message.max_attempts,

@@ -6,6 +6,7 @@
 | every failed task was routed along its stage's failure pathway | ack          |
 | some task failed retryably (and was not routed)                | retry        |
 | the body could not be decoded, or every failure is permanent   | dead_letter  |
+| some task failed retryably on the message's last attempt       | dead_letter  |
 | the core did not process the message (`not_processed`)         | retry        |
 
 A task routed to its failure pathway is acked, not dead-lettered: the failure is visible in Encord, where people
@@ -38,8 +39,12 @@ class Decision:
     reason: str | None = None
 
 
-def decide(result: MessageResult) -> Decision:
-    """The one rule turning a message's outcomes into a disposition (see the table above)."""
+def decide(result: MessageResult, *, last_attempt: bool = False) -> Decision:
+    """The one rule turning a message's outcomes into a disposition (see the table above).
+
+    On the last attempt a retryable failure is dead-lettered by the consumer, not left to the transport: its redrive
+    or dead-letter policy would move the message anyway, but without the reason (which `runner-core dlq show`
+    prints)."""
     if result.error is not None:
         return Decision(Disposition.DEAD_LETTER, _clip(result.error))
     failed = [task for task in result.tasks if not task.ok]
@@ -47,6 +52,8 @@ def decide(result: MessageResult) -> Decision:
         return Decision(Disposition.ACK)
     reason = _clip("; ".join(f"{task.task_uuid}: {task.error or 'failed'}" for task in failed))
     if any(task.retryable for task in failed):
+        if last_attempt:
+            return Decision(Disposition.DEAD_LETTER, _clip(f"{reason} (on the last attempt)"))
         return Decision(Disposition.RETRY, reason)
     return Decision(Disposition.DEAD_LETTER, reason)
 

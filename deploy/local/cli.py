@@ -126,6 +126,8 @@ def up(
                     paths["gcp"] = {
                         "topic": gcp_path.resources.topic,
                         "dead_letter_topic": gcp_path.resources.dead_letter_topic,
+                        # What `runner-core dlq` reads (--pubsub-dead-letter-subscription).
+                        "dead_letter_subscription": gcp_path.resources.dead_letter_subscription,
                         "dispatch_url": gcp_path.start_dispatcher(),
                         "PUBSUB_EMULATOR_HOST": emulator_host(stack.pubsub_url),
                         "FIRESTORE_EMULATOR_HOST": stack.firestore_url.removeprefix("http://").rstrip("/"),

@@ -1,6 +1,6 @@
 """The deliverers as processes, for `runner-core local up` (which returns while the stack keeps running).
 
-    python -m deploy.local.deliver sqs --endpoint URL --queue-url URL --queue-arn ARN --rie URL [--rie URL ...]
+    python -m deploy.local.deliver sqs --endpoint URL --queue-url URL --queue-arn ARN [--retry-delay S] --rie URL ...
     python -m deploy.local.deliver pubsub --emulator URL --topic T --subscription S --function-url URL
 
 Each prints `delivering` once it polls, and stops cleanly on SIGTERM.
@@ -44,12 +44,17 @@ def sqs(
     queue_arn: Annotated[str, typer.Option(help="Its ARN (the records' eventSourceARN).")],
     rie: Annotated[list[str], typer.Option(help="Base URL of a RIE running the consumer; repeat for concurrency.")],
     batch_size: Annotated[int, typer.Option(min=1, max=10)] = 10,
+    retry_delay: Annotated[
+        int | None, typer.Option(min=0, help="Local-only: failed records visible again after this many seconds.")
+    ] = None,
 ) -> None:
     """Lambda's SQS event source mapping: batches from --queue-url to the consumer in each --rie."""
     fifo = queue_url.endswith(".fifo")
     queues = SqsQueues(queue_url=queue_url, queue_arn=queue_arn, dlq_url="", dlq_arn="", fifo=fifo, max_receive_count=0)
     invokers: list[Invoker] = [RieInvoker(url) for url in rie]
-    poller = SqsEventSourcePoller(sqs=sqs_client(endpoint), queues=queues, invokers=invokers, batch_size=batch_size)
+    poller = SqsEventSourcePoller(
+        sqs=sqs_client(endpoint), queues=queues, invokers=invokers, batch_size=batch_size, retry_delay_s=retry_delay
+    )
     with poller:
         _run_until_signalled()
 

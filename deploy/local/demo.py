@@ -21,8 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from deploy.local.encord import EmulatorControl
-from deploy.local.outcomes import read_outcomes, summarise
 from deploy.local.errors import ComponentUnavailableError, LocalStackError
+from deploy.local.outcomes import read_outcomes, summarise
 from deploy.local.report import PATH_TITLES, path_section
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import (

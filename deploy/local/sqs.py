@@ -4,6 +4,11 @@ moto accepts event source mappings but cannot run a function without Docker, so 
 ours to do. `SqsEventSourcePoller` does what the managed mapping does with `ReportBatchItemFailures` on: receive up to
 10 messages, build the exact Lambda SQS event, invoke the handler (inside the RIE, or in-process), delete the records
 that succeeded, and leave the failed ones to the visibility timeout so the redrive policy counts their receives.
+
+The local stack's queues keep production's long visibility timeout (6x the function timeout), so a batch that is slow
+under load is never handed to a second instance while in flight. Waiting that long between retries would make tests
+crawl, so the stack's poller takes one local-only shortcut (`retry_delay_s`): it makes the records the function
+reported as failed visible again after a short delay. The managed mapping has no such setting.
 """
 
 from __future__ import annotations
@@ -320,7 +325,10 @@ class SqsEventSourcePoller(WorkerThreads):
         invokers: Sequence[Invoker],
         batch_size: int = 10,
         wait_time_s: int = 1,
+        retry_delay_s: int | None = None,
     ) -> None:
+        """`retry_delay_s`: None leaves failed records to the queue's visibility timeout, as Lambda does; a number
+        makes them visible again after that many seconds (the local-only shortcut, see the module docstring)."""
         if not 1 <= batch_size <= 10:
             raise ValueError("batch_size must be 1..10 (the receive limit; larger batches need a batching window)")
         self.stats = PollerStats()
@@ -330,6 +338,7 @@ class SqsEventSourcePoller(WorkerThreads):
         self._invokers = list(invokers)
         self._batch_size = batch_size
         self._wait_time_s = wait_time_s
+        self._retry_delay_s = retry_delay_s
         self._region = str(sqs.meta.region_name)
 
     def poll_once(self, invoker: Invoker) -> int:
@@ -350,12 +359,27 @@ class SqsEventSourcePoller(WorkerThreads):
         for message_id in delete_messages(self._sqs, self._queues.queue_url, succeeded):
             # Lambda would see the same: the record comes back after the visibility timeout (at-least-once).
             self.stats.note_error(f"delete refused for {message_id}")
-        # Failed records are left alone: they reappear after the visibility timeout, and the redrive policy moves
+        # Failed records reappear after the visibility timeout (or `retry_delay_s`), and the redrive policy moves
         # them to the DLQ after maxReceiveCount receives, exactly as with the managed mapping.
+        if self._retry_delay_s is not None:
+            self._retry_soon([m for m in messages if m["MessageId"] in failed])
         self.stats.add(
             records=len(messages), deleted=len(succeeded), failed=len(failed), function_error=invocation.function_error
         )
         return len(messages)
+
+    def _retry_soon(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Shorten the failed records' visibility to `retry_delay_s` (the local-only shortcut)."""
+        if not messages:
+            return
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self._retry_delay_s}
+            for i, m in enumerate(messages)
+        ]
+        refused = self._sqs.change_message_visibility_batch(QueueUrl=self._queues.queue_url, Entries=entries)
+        for entry in refused.get("Failed", []):
+            # Harmless: the record then comes back after the queue's full visibility timeout instead.
+            self.stats.note_error(f"visibility change refused for {messages[int(entry['Id'])]['MessageId']}")
 
     def _make_step(self, index: int) -> Callable[[], bool]:
         invoker = self._invokers[index]

@@ -216,9 +216,12 @@ class AwsPathConfig:
     fifo: bool = False
     instances: int = 2  # concurrent Lambda instances (one RIE each), like the mapping's concurrency
     batch_size: int = 10
-    # Short, so a failed record comes back within seconds. Production sets >= 6x the function timeout; here a batch
-    # slower than this is redelivered while in flight, which the runner tolerates (the task is skipped, not re-moved).
-    visibility_timeout_s: int = 5
+    # None: 6x the function timeout, as the Terraform module sets, so a batch slowed by load (a cold start takes
+    # seconds on a busy machine) is never redelivered to a second instance while in flight.
+    visibility_timeout_s: int | None = None
+    # Local-only shortcut for fast tests: the poller makes failed records visible again after this many seconds
+    # instead of after the whole visibility timeout (see deploy/local/sqs.py).
+    retry_delay_s: int = 2
     max_receive_count: int = 3
     function_timeout_s: int = 60
     consume_handler: str = "functions.aws.consume"
@@ -273,7 +276,7 @@ class AwsPath:
             self.sqs,
             name=f"{config.name}-{uuid.uuid4().hex[:6]}",
             fifo=config.fifo,
-            visibility_timeout_s=config.visibility_timeout_s,
+            visibility_timeout_s=config.visibility_timeout_s or 6 * config.function_timeout_s,
             max_receive_count=config.max_receive_count,
         )
         if config.ledger:
@@ -298,13 +301,18 @@ class AwsPath:
                     name="sqs-event-source-mapping",
                     args=[
                         "sqs", "--endpoint", self.stack.moto_url, "--queue-url", self.queues.queue_url,
-                        "--queue-arn", self.queues.queue_arn, "--batch-size", str(config.batch_size), *rie_args,
+                        "--queue-arn", self.queues.queue_arn, "--batch-size", str(config.batch_size),
+                        "--retry-delay", str(config.retry_delay_s), *rie_args,
                     ],
                 )
             )  # fmt: skip
             return self
         self.poller = SqsEventSourcePoller(
-            sqs=self.sqs, queues=self.queues, invokers=invokers, batch_size=config.batch_size
+            sqs=self.sqs,
+            queues=self.queues,
+            invokers=invokers,
+            batch_size=config.batch_size,
+            retry_delay_s=config.retry_delay_s,
         ).start()
         self.stack.on_close(self.poller.stop)
         return self

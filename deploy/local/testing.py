@@ -104,7 +104,7 @@ def start_path(
     extra_env: Mapping[str, str] | None = None,
     fifo: bool = False,
     instances: int = 2,
-    visibility_timeout_s: int = 4,
+    visibility_timeout_s: int | None = None,
     max_attempts: int = 3,
     gcp_concurrency: int | None = None,
     gcp_raw_push: bool = False,

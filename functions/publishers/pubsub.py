@@ -52,6 +52,15 @@ def clip_attribute(value: str) -> str:
     return encoded[: MAX_ATTRIBUTE_VALUE_BYTES - 3].decode("utf-8", "ignore") + "…"
 
 
+def start_publish(
+    topic: str, data: bytes, *, attributes: Mapping[str, str], ordering_key: str = "", client: Any = None
+) -> Any:
+    """Publish one message without waiting: its future (empty attributes dropped, long ones clipped to the limit)."""
+    client = client if client is not None else publisher_client()
+    clean = {name: clip_attribute(value) for name, value in attributes.items() if value}
+    return client.publish(topic, data, ordering_key=ordering_key, **clean)
+
+
 def publish_one(
     topic: str,
     data: bytes,
@@ -62,9 +71,7 @@ def publish_one(
     timeout_s: float = PUBLISH_TIMEOUT_S,
 ) -> str:
     """Publish one message and wait for its id (the dead-letter path: it must be stored before we ack)."""
-    client = client if client is not None else publisher_client()
-    clean = {name: clip_attribute(value) for name, value in attributes.items() if value}
-    future = client.publish(topic, data, ordering_key=ordering_key, **clean)
+    future = start_publish(topic, data, attributes=attributes, ordering_key=ordering_key, client=client)
     return str(future.result(timeout=timeout_s))
 
 

@@ -158,6 +158,32 @@ def test_poller_deletes_successes_and_redrives_a_failing_record(aws_stack: Stack
     assert all(d["remaining_ms"] > 0 for d in deliveries)  # a real LambdaContext with a deadline
 
 
+def test_with_a_retry_delay_failed_records_return_long_before_the_visibility_timeout(
+    aws_stack: Stack, tmp_path: Path
+) -> None:
+    """The local stack's shortcut: production's long visibility timeout, yet a failed record is retried in seconds."""
+    record = tmp_path / "deliveries.jsonl"
+    sqs = sqs_client(aws_stack.moto_url)
+    queues = create_queues(sqs, name=f"retry-{time.time_ns()}", visibility_timeout_s=600, max_receive_count=2)
+    sqs.send_message(QueueUrl=queues.queue_url, MessageBody=json.dumps({"id": "ok"}))
+    sqs.send_message(QueueUrl=queues.queue_url, MessageBody=json.dumps({"id": "bad", "fail": True}))
+    invoker = _handlers_rie(aws_stack, record)
+    with SqsEventSourcePoller(sqs=sqs, queues=queues, invokers=[invoker], retry_delay_s=1) as poller:
+        dead: list[dict[str, Any]] = []
+
+        def done() -> bool:  # _wait gives up after 30 s: far less than the 600 s visibility timeout
+            dead.extend(drain_queue(sqs, queues.dlq_url, wait_s=0))
+            return bool(dead) and queue_depth(sqs, queues.queue_url) == 0
+
+        _wait(done)
+    per_id: dict[str, list[int]] = {}
+    for delivery in _records(record):
+        per_id.setdefault(delivery["id"], []).append(delivery["receive_count"])
+    assert per_id == {"ok": [1], "bad": [1, 2]}
+    assert [json.loads(m["Body"])["id"] for m in dead] == ["bad"]
+    assert poller.stats.errors == []
+
+
 def test_a_handler_error_fails_the_whole_batch(aws_stack: Stack, tmp_path: Path) -> None:
     record = tmp_path / "deliveries.jsonl"
     sqs = sqs_client(aws_stack.moto_url)

@@ -34,8 +34,6 @@ def test_two_hundred_tasks_survive_a_flaky_encord(cloud_stack: tuple[str, Stack]
         # Enough attempts that a retryable failure is retried rather than dead-lettered; temp files where we look.
         max_attempts=10,
         instances=4,  # Lambda instances: batches wait on the SDK's back-offs, not on the CPU
-        # A batch slowed by back-offs must not outlive its lease, or SQS hands its records to another instance.
-        visibility_timeout_s=15,
         gcp_concurrency=8,  # one task per Pub/Sub message: more requests in flight hide the SDK's back-offs
         extra_env={"RUNNER_TEMP_DIR": str(temp_root)},
     )

@@ -102,7 +102,6 @@ def test_report_of_a_test_agent_in_headless_chromium(aws_stack: Stack, tmp_path:
         target="report_agent:runner",
         pythonpath=[HERE],
         max_attempts=2,
-        visibility_timeout_s=2,
     )
     before = {task.task_uuid: task.stage for task in run.tasks()}
     run.path.dispatch()

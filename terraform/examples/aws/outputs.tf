@@ -32,3 +32,8 @@ output "ledger_table_name" {
   description = "The task ledger's DynamoDB table (RUNNER_LEDGER_TABLE of both functions)."
   value       = module.agent.ledger_table_name
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify: subscribe your on-call address to it."
+  value       = module.agent.alarm_topic_arn
+}

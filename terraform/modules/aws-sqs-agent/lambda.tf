@@ -28,8 +28,9 @@ resource "aws_lambda_function" "consumer" {
 
   environment {
     variables = merge(local.common_environment, {
-      RUNNER_DLQ_URL          = aws_sqs_queue.dlq[0].url
-      POWERTOOLS_SERVICE_NAME = local.consumer_name
+      RUNNER_DLQ_URL               = aws_sqs_queue.dlq[0].url
+      POWERTOOLS_SERVICE_NAME      = local.consumer_name
+      POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
     })
   }
 

@@ -137,8 +137,8 @@ resource "aws_cloudwatch_metric_alarm" "dlq" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.ok_actions
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.ok_actions
 
   tags = var.tags
 }

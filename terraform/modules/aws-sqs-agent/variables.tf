@@ -314,13 +314,13 @@ variable "create_dlq_alarm" {
 }
 
 variable "alarm_actions" {
-  description = "ARNs (e.g. SNS topics) notified when the DLQ alarm fires."
+  description = "More ARNs (e.g. SNS topics) every alarm notifies, besides the alarm topic."
   type        = list(string)
   default     = []
 }
 
 variable "ok_actions" {
-  description = "ARNs notified when the DLQ alarm returns to OK."
+  description = "More ARNs notified when an alarm returns to OK, besides the alarm topic."
   type        = list(string)
   default     = []
 }
