@@ -130,13 +130,13 @@ def start_path(
                 target=target,
                 fifo=fifo,
                 instances=instances,
-                visibility_timeout_s=max(visibility_timeout_s, LEDGER_AWS_CONFIG.visibility_timeout_s)
+                visibility_timeout_s=max(visibility_timeout_s or 0, LEDGER_AWS_CONFIG.visibility_timeout_s or 0)
                 if ledger
                 else visibility_timeout_s,
                 max_receive_count=max_attempts,
                 extra_env=env,
                 ledger=ledger,
-                function_timeout_s=LEDGER_AWS_CONFIG.function_timeout_s if ledger else 60,
+                function_timeout_s=(LEDGER_AWS_CONFIG if ledger else AwsPathConfig()).function_timeout_s,
             ),
         )
     else:
