@@ -20,7 +20,7 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from functions import _emf as emf
-from functions import secrets, sqs_consumer
+from functions import _snapstart, secrets, sqs_consumer
 from functions.consumer import deadline_within
 from functions.errors import ConfigurationError
 from functions.settings import FunctionSettings, function_settings
@@ -50,6 +50,7 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runner-core"), logger_formatter=RedactingFormatter())
 # The shared modules log through the stdlib; give them the same JSON format and fields.
 copy_config_to_registered_loggers(source_logger=logger, include={"functions", "runner_core"})
+_snapstart.register()  # SnapStart inits only: warm up before the snapshot, refresh what must not be shared after
 
 
 def _runner(settings: FunctionSettings) -> RunnerTarget:

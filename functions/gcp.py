@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 TOPIC_ENV = "RUNNER_TOPIC"
 
 logger = gcp_logger("functions")
+# The core's records (a dependency's warning, an instance-scoped dependency's creation) in the same JSON lines, as
+# the AWS entrypoints give them Powertools' format.
+gcp_logger("runner_core")
 # What functions-framework and Flask print on stderr (an unhandled exception's traceback) is redacted too.
 default_handler.addFilter(RedactingFilter())
 redact_handlers(logging.getLogger())

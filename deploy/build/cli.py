@@ -13,7 +13,7 @@ from rich.console import Console
 from deploy.build.builder import BuildResult, DependencySource, build_aws, build_gcp
 from deploy.build.dependencies import TargetPlatform
 from deploy.build.errors import BuildError
-from deploy.build.report import LAMBDA_UNZIPPED_LIMIT_BYTES, render
+from deploy.build.report import render
 from deploy.build.sources import AgentTarget
 from runner_core.cli_app import typer_app
 
@@ -34,6 +34,14 @@ TargetOption = Annotated[
 OldAgentOption = Annotated[str | None, typer.Option("--agent", hidden=True)]
 OutOption = Annotated[Path, typer.Option("--out", help="Output folder (created when missing).")]
 AgentDirOption = Annotated[Path, typer.Option("--agent-dir", help="Folder holding the agent's top-level package.")]
+RequirementsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--requirements",
+        help="The agent's requirements (requirements.txt or pyproject.toml). Default: the nearest one next to the "
+        "agent, from its module's folder up to --agent-dir. Install them here first: the build pins these versions.",
+    ),
+]
 
 
 @app.command("aws")
@@ -42,6 +50,7 @@ def aws(
     target: TargetOption = None,
     agent: OldAgentOption = None,
     agent_dir: AgentDirOption = Path("."),
+    requirements: RequirementsOption = None,
     python_version: Annotated[str, typer.Option(help="Lambda runtime Python version.")] = "3.12",
     architecture: Annotated[Architecture, typer.Option(help="Lambda architecture.")] = Architecture.X86_64,
     wheelhouse: Annotated[
@@ -55,11 +64,16 @@ def aws(
         bool, typer.Option("--no-deps", help="Package our code and the agent only (deps from a layer).")
     ] = False,
     bundle_boto3: Annotated[bool, typer.Option(help="Bundle boto3/botocore instead of the runtime's.")] = False,
+    image: Annotated[
+        bool,
+        typer.Option(help="Write a container build context (OUT/image: Dockerfile + task/) instead of a zip."),
+    ] = False,
     max_unzipped_mb: Annotated[
-        float, typer.Option(help="Fail above this unzipped size (Lambda's limit is 250).")
-    ] = LAMBDA_UNZIPPED_LIMIT_BYTES / 1024 / 1024,
+        float | None,
+        typer.Option(help="Fail above this unzipped size (Lambda's limits: 250 for a zip, 10240 for an image)."),
+    ] = None,
 ) -> None:
-    """Lambda zip: runner_core, functions, your agent and Linux wheels for the target runtime."""
+    """Lambda zip (or, with --image, a container build context): our code, your agent, Linux wheels for the target."""
     runner = _target(target, agent)
     if from_site_packages and no_deps:
         raise typer.BadParameter("--from-site-packages and --no-deps exclude each other")
@@ -74,23 +88,29 @@ def aws(
             agent=runner,
             out_dir=out,
             agent_dir=agent_dir,
+            requirements=requirements,
             platform=TargetPlatform(python_version=python_version, architecture=arch),
             dependencies=source,
             wheelhouse=wheelhouse,
             bundle_boto3=bundle_boto3,
-            max_unzipped_bytes=int(max_unzipped_mb * 1024 * 1024),
+            image=image,
+            max_unzipped_bytes=None if max_unzipped_mb is None else int(max_unzipped_mb * 1024 * 1024),
         )
     )
-    _summarise(result, title="Lambda zip")
+    _summarise(result, title="Lambda image build context" if image else "Lambda zip")
 
 
 @app.command("gcp")
 def gcp(
-    out: OutOption, target: TargetOption = None, agent: OldAgentOption = None, agent_dir: AgentDirOption = Path(".")
+    out: OutOption,
+    target: TargetOption = None,
+    agent: OldAgentOption = None,
+    agent_dir: AgentDirOption = Path("."),
+    requirements: RequirementsOption = None,
 ) -> None:
     """Cloud Functions gen2 source zip: main.py, our packages, your agent and a pinned requirements.txt."""
     runner = _target(target, agent)
-    result = _run(lambda: build_gcp(agent=runner, out_dir=out, agent_dir=agent_dir))
+    result = _run(lambda: build_gcp(agent=runner, out_dir=out, agent_dir=agent_dir, requirements=requirements))
     _summarise(result, title="Cloud Functions source zip")
 
 

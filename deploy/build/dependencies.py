@@ -26,9 +26,11 @@ from deploy.build.sources import is_excluded, tree_entries
 
 _PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
-# Already in the AWS Lambda Python runtime. Bundling them adds ~25 MB unzipped for no gain at our usage
+# Already in the AWS Lambda Python runtime. Bundling boto3 adds ~25 MB unzipped for no gain at our usage
 # (SQS send, Secrets Manager get); pass `--bundle-boto3` to pin your own SDK version instead.
 LAMBDA_RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# Never bundled: the runtime's own copy holds the hook registry it runs at a SnapStart snapshot and restore.
+LAMBDA_RUNTIME_HOOKS = frozenset({"snapshot-restore-py"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ def resolve_installed(
     dependencies it needs. A requirement that applies but is not installed is an error: pins must be known.
     """
     found: dict[str, metadata.Distribution] = {}
-    pending = [(requirement, frozenset(requirement.extras)) for requirement in requirements]
+    pending = [(r, frozenset(r.extras)) for r in requirements if _applies(r.marker, environment, frozenset())]
     while pending:
         requirement, extras = pending.pop()
         name = canonicalize_name(requirement.name)
@@ -102,6 +104,11 @@ def resolve_installed(
             dist = metadata.distribution(requirement.name)
         except metadata.PackageNotFoundError as exc:
             raise DependencyError(f"{requirement.name} is required but not installed in this environment") from exc
+        if requirement.specifier and not requirement.specifier.contains(dist.version, prereleases=True):
+            raise DependencyError(
+                f"{requirement} is required but this environment has {dist.metadata['Name']} {dist.version}; "
+                "install the requirements here first, so the artifact pins the versions you tested"
+            )
         found[name] = dist
         for line in dist.requires or []:
             child = Requirement(line)

@@ -17,3 +17,7 @@ class DependencyError(BuildError):
 
 class PackageTooLargeError(BuildError):
     """The unzipped artifact is over the platform limit (Lambda: 250 MB including layers)."""
+
+
+class AgentCheckError(BuildError):
+    """Loading the agent as the function will (imports, signature analysis) failed; the message is the function's."""

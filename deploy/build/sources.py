@@ -78,7 +78,9 @@ def agent_entries(target: AgentTarget, *, search_dir: Path) -> list[ArchiveEntry
     # PathFinder with an explicit path list: finds the package without importing it or touching sys.path.
     spec = importlib.machinery.PathFinder.find_spec(target.top_level, [str(search_dir.resolve())])
     if spec is None:
-        raise AgentNotFoundError(f"no package or module {target.top_level!r} under {search_dir.resolve()}")
+        raise AgentNotFoundError(
+            _not_found(target, f"no package or module {target.top_level!r} under {search_dir.resolve()}")
+        )
     if spec.submodule_search_locations:
         root = Path(next(iter(spec.submodule_search_locations)))
         _check_attribute(_module_file(root, target), target)
@@ -88,7 +90,7 @@ def agent_entries(target: AgentTarget, *, search_dir: Path) -> list[ArchiveEntry
         _check_attribute(origin, target)
         entries = [ArchiveEntry.from_file(origin.name, origin)]
     else:
-        raise AgentNotFoundError(f"{target.module!r} is not a module of {target.top_level!r}")
+        raise AgentNotFoundError(_not_found(target, f"{target.top_level!r} is a single module, not a package"))
     return entries
 
 
@@ -100,7 +102,12 @@ def _module_file(package_root: Path, target: AgentTarget) -> Path:
         return as_module
     if as_package.is_file():
         return as_package
-    raise AgentNotFoundError(f"{target.module!r} not found: neither {as_module} nor {as_package} exists")
+    raise AgentNotFoundError(_not_found(target, f"neither {as_module} nor {as_package} exists"))
+
+
+def _not_found(target: AgentTarget, where: str) -> str:
+    """The function's own load error for a missing module (functions.target), then what the build looked for."""
+    return f"RUNNER_TARGET={str(target)!r}: module {target.module!r} was not found ({where})."
 
 
 def _check_attribute(module_file: Path, target: AgentTarget) -> None:
@@ -115,8 +122,10 @@ def _check_attribute(module_file: Path, target: AgentTarget) -> None:
         raise AgentNotFoundError(f"cannot read {module_file}: {exc}") from None
     names = top_level_names(tree.body)
     if target.attr not in names:
+        # Worded as the function's own load error (functions.target), then where and what the module does bind.
         raise AgentNotFoundError(
-            f"{target}: {module_file} binds no top-level {target.attr!r}"
+            f"RUNNER_TARGET={str(target)!r}: {target.module!r} has no attribute {target.attr!r}."
+            f" {module_file} binds no top-level {target.attr!r}"
             f" (it binds: {', '.join(sorted(n for n in names if not n.startswith('_'))) or 'nothing'})"
         )
 

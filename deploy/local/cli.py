@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deploy.build.errors import AgentCheckError
+from deploy.build.preflight import check_in_environment
 from deploy.local.errors import ComponentUnavailableError, LocalStackError, StateFileError
 from deploy.local.processes import process_start_time, session_alive, stop_session
 from deploy.local.pubsub import emulator_host
@@ -96,6 +98,7 @@ def up(
     if any(_component_state(c) != "gone" for c in _recorded_components(state_file)):
         console.print(f"[red]a local stack is already running ({state_file}); stop it with `runner-core local down`")
         raise typer.Exit(1)
+    _check_target(target)
     run_dir = new_run_dir()
     stack = Stack(run_dir=run_dir)
     paths: dict[str, Any] = {}
@@ -180,6 +183,15 @@ def _reload_until_interrupted(stack: Stack, *, state: dict[str, Any], state_file
 
     watch_and_reload(stack, sources=lambda: agent_sources(target, search_path=search_path), on_reload=reloaded)
     console.print("reload: stopped watching; the stack keeps running (`runner-core local down` stops it)")
+
+
+def _check_target(target: str) -> None:
+    """Load TARGET as the local functions will (this interpreter, this folder) before starting anything."""
+    try:
+        check_in_environment(target, env=os.environ, cwd=Path.cwd())
+    except AgentCheckError as exc:
+        console.print(f"[red]the agent cannot load, nothing was started:[/red] {exc}")
+        raise typer.Exit(1) from exc
 
 
 @app.command()

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Annotated, Any, ForwardRef
 
 from runner_core.di.errors import DependencyDefinitionError
-from runner_core.di.params import DependsMarker
+from runner_core.di.params import DependsMarker, OnRestore, Scope
 from runner_core.di.requirements import INJECTABLE_TYPES, Requirement
 
 
@@ -52,6 +52,8 @@ class Dependant:
     kind: CallKind
     name: str | None  # the parameter it is bound to in its parent; None for the root
     use_cache: bool
+    scope: Scope
+    on_restore: OnRestore
     injected: tuple[InjectedParam, ...]
     dependencies: tuple[Dependant, ...]
     requirements: frozenset[Requirement]  # OR-ed over the whole tree
@@ -68,7 +70,7 @@ def analyze(call: Callable[..., Any], *, agent: bool = False) -> Dependant:
     and the fix. With `agent=True`, generator functions are rejected (an agent must return its result).
     Parameters with a plain (non-`Depends`) default and no injectable annotation keep their default.
     """
-    dependant = _analyze(call, name=None, use_cache=True, chain=())
+    dependant = _analyze(call, name=None, use_cache=True, scope=Scope.TASK, on_restore=OnRestore.RECREATE, chain=())
     if agent and dependant.kind.is_generator:
         raise DependencyDefinitionError(
             f"agent {describe(call)} is a generator function; an agent must return its result (use `return`)."
@@ -92,8 +94,10 @@ def effective_requirements(
 
 
 def replaced(sub: Dependant, replacement: Callable[..., Any]) -> Dependant:
-    """`replacement` analysed to take `sub`'s place (an override): same parameter name and caching."""
-    return _analyze(replacement, name=sub.name, use_cache=sub.use_cache, chain=())
+    """`replacement` analysed to take `sub`'s place (an override): same parameter name, caching and scope."""
+    return _analyze(
+        replacement, name=sub.name, use_cache=sub.use_cache, scope=sub.scope, on_restore=sub.on_restore, chain=()
+    )
 
 
 def describe(call: Callable[..., Any]) -> str:
@@ -110,7 +114,13 @@ _SUPPORTED = ", ".join(t.__name__ for t in INJECTABLE_TYPES)
 
 
 def _analyze(
-    call: Callable[..., Any], *, name: str | None, use_cache: bool, chain: tuple[Callable[..., Any], ...]
+    call: Callable[..., Any],
+    *,
+    name: str | None,
+    use_cache: bool,
+    scope: Scope,
+    on_restore: OnRestore,
+    chain: tuple[Callable[..., Any], ...],
 ) -> Dependant:
     if not callable(call):
         raise DependencyDefinitionError(f"Depends() needs a callable, got {call!r}.")
@@ -133,11 +143,16 @@ def _analyze(
     requirements = {p.requirement for p in injected}
     for sub in dependencies:
         requirements |= sub.requirements
+    kind = _call_kind(call)
+    if scope is Scope.INSTANCE:
+        _check_instance_scoped(call, kind, injected, dependencies, on_restore)
     return Dependant(
         call=call,
-        kind=_call_kind(call),
+        kind=kind,
         name=name,
         use_cache=use_cache,
+        scope=scope,
+        on_restore=on_restore,
         injected=tuple(injected),
         dependencies=tuple(dependencies),
         requirements=frozenset(requirements),
@@ -187,7 +202,14 @@ def _analyze_param(
                     + "; pass the factory explicitly: Depends(make_value)."
                 )
             factory = annotation
-        return _analyze(factory, name=param.name, use_cache=marker.use_cache, chain=chain)
+        return _analyze(
+            factory,
+            name=param.name,
+            use_cache=marker.use_cache,
+            scope=marker.scope,
+            on_restore=marker.on_restore,
+            chain=chain,
+        )
 
     injected = _injectable(annotation)
     if injected is not None:
@@ -207,6 +229,40 @@ def _analyze_param(
             f"or define the name at module level, or give the parameter a Depends."
         )
     return _unsupported(where, param)
+
+
+def _check_instance_scoped(
+    call: Callable[..., Any],
+    kind: CallKind,
+    injected: list[InjectedParam],
+    dependencies: list[Dependant],
+    on_restore: OnRestore,
+) -> None:
+    """An instance-scoped value outlives every task and event loop: it may use nothing that belongs to one."""
+    where = f"instance-scoped dependency {describe(call)}"
+    if kind.is_async:
+        raise DependencyDefinitionError(
+            f"{where} is async; its value outlives the event loop of the task that created it. Make it a plain "
+            "function or a generator function (load models and open sessions synchronously)."
+        )
+    if injected:
+        names = ", ".join(p.name for p in injected)
+        raise DependencyDefinitionError(
+            f"{where} takes task values ({names}); an instance-scoped value is shared by every task. Take them "
+            "in the agent or in a task-scoped dependency instead."
+        )
+    task_scoped = [d.name for d in dependencies if d.scope is not Scope.INSTANCE]
+    if task_scoped:
+        raise DependencyDefinitionError(
+            f"{where} depends on task-scoped {', '.join(str(n) for n in task_scoped)}; give those "
+            "scope='instance' too, or move them out of it."
+        )
+    recreated = [d.name for d in dependencies if d.on_restore is OnRestore.RECREATE]
+    if on_restore is OnRestore.KEEP and recreated:
+        raise DependencyDefinitionError(
+            f"{where} is kept across a snapshot restore but depends on {', '.join(str(n) for n in recreated)}, "
+            "which is re-created then; it would keep the stale value. Keep those too, or re-create this one."
+        )
 
 
 def _unsupported(where: str, param: inspect.Parameter) -> typing.NoReturn:

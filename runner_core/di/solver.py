@@ -18,6 +18,8 @@ from typing import Any
 from runner_core.context import TaskScope
 from runner_core.di.dependant import CallKind, Dependant, InjectedParam, replaced
 from runner_core.di.errors import DependencyDefinitionError, DependencyResolutionError, DependencyTeardownError, DIError
+from runner_core.di.instance import MISSING, InstanceScope, process_instances
+from runner_core.di.params import Scope
 from runner_core.di.requirements import value_from_scope
 
 Overrides = Mapping[Callable[..., Any], Callable[..., Any]]
@@ -32,12 +34,14 @@ async def solve(
     scope: TaskScope | None = None,
     cache: dict[Callable[..., Any], Any] | None = None,
     overrides: Overrides | None = None,
+    instances: InstanceScope | None = None,
 ) -> dict[str, Any]:
     """Solve `dependant`'s parameters for one task and return the keyword arguments for `dependant.call`.
 
     Auto-injected parameters are taken from `scope` (None when it holds nothing for them). `cache` maps a
     dependency callable to its value; pass a fresh dict per task (or None).
     `overrides` replaces dependency callables (FastAPI's `dependency_overrides`), e.g. with fakes in tests.
+    Instance-scoped dependencies come from `instances` (default: this process's scope), created there on first use.
 
     Raises `DependencyResolutionError` (original exception as `__cause__`) when a dependency fails or a needed
     value is unavailable; `DependencyDefinitionError` if an override cannot be injected.
@@ -47,6 +51,7 @@ async def solve(
         scope=scope,
         cache=cache if cache is not None else {},
         overrides=overrides or {},
+        instances=instances if instances is not None else process_instances(),
     )
     return await solver.arguments(dependant, path=())
 
@@ -81,8 +86,10 @@ class _Solver:
         scope: TaskScope | None,
         cache: dict[Callable[..., Any], Any],
         overrides: Overrides,
+        instances: InstanceScope,
     ) -> None:
         self._stack = stack
+        self._instances = instances
         self._scope = scope
         self._cache = cache
         self._overrides = overrides
@@ -137,6 +144,11 @@ class _Solver:
         return value
 
     async def _value(self, sub: Dependant, path: tuple[str, ...]) -> Any:
+        if sub.scope is Scope.INSTANCE:
+            value = self._instances.created(sub, overrides=self._overrides)
+            if value is not MISSING:  # warm: no worker thread needed
+                return value
+            return await asyncio.to_thread(self._instances.value, sub, overrides=self._overrides, path=path)
         if not sub.use_cache:
             return await self._run(sub, path)
         key = sub.call

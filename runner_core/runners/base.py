@@ -46,6 +46,7 @@ class RunnerBase:
     def __init__(self, project_hash: str | UUID | None = None, *, user_client: EncordUserClient | None = None) -> None:
         self._project_hash = _parse_project_hash(project_hash) if project_hash is not None else None
         self._user_client = user_client
+        self._client_given = user_client is not None
         self._agents: list[RunnerAgent] = []
         self._resolver_instance: ProjectResolver | None = None
         self._inflight: set[UUID] = set()
@@ -160,6 +161,23 @@ class RunnerBase:
                     f"and {agent.printable_name}"
                 )
             seen[resolved.uuid] = agent
+
+    def warm_up(self) -> int:
+        """Create every agent's instance-scoped dependencies now, before the first task (a cold start's import phase,
+        SnapStart's before-snapshot hook); returns how many this process holds. Honours `dependency_overrides`."""
+        from runner_core.di.instance import process_instances
+
+        return process_instances().warm(
+            [agent.dependant for agent in self._agents], overrides=self.dependency_overrides or None
+        )
+
+    def refresh_client(self) -> None:
+        """Forget the client made from the environment, and the projects fetched with it (their connections): the
+        next use makes new ones. A client passed as `user_client=` is the caller's and is kept."""
+        with self._inflight_lock:
+            if not self._client_given:
+                self._user_client = None
+            self._resolver_instance = None
 
     def get_agent_stages(self) -> Iterable[AgentStage]:
         """The `AgentStage` objects of the stages this runner has an agent for (resolves the project)."""

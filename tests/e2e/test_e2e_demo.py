@@ -9,14 +9,17 @@ import pytest
 
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import Stack
-from deploy.local.testing import start_path
+from deploy.local.testing import DEMO_AGENT, PathRun, start_path
+from runner_core.di.instance import INSTANCE_DEPENDENCY_CREATED
 
 STAGE_OF_PATHWAY = {"annotate": "Annotate", "skip": "Complete"}
 ANSWER_OF_PATHWAY = {"annotate": "bright", "skip": "dark"}
 
 
-def _check_demo_run(cloud: str, stack: Stack, *, fifo: bool = False, raw_push: bool = False) -> None:
-    run = start_path(stack, cloud, seed=DEMO_SEED, fifo=fifo, gcp_raw_push=raw_push)
+def _check_demo_run(
+    cloud: str, stack: Stack, *, fifo: bool = False, raw_push: bool = False, target: str = DEMO_AGENT
+) -> PathRun:
+    run = start_path(stack, cloud, seed=DEMO_SEED, target=target, fifo=fifo, gcp_raw_push=raw_push)
     tasks = run.tasks()
     assert len(tasks) == 28
     assert {t.stage for t in tasks} == {"pre-label"}
@@ -42,12 +45,28 @@ def _check_demo_run(cloud: str, stack: Stack, *, fifo: bool = False, raw_push: b
         pathways[pathway] += 1
     assert summary.moved_by_pathway == pathways
     assert run.dead_letters() == []
+    return run
 
 
 @pytest.mark.timeout(120)
 def test_demo_project_through_each_cloud_path(cloud_stack: tuple[str, Stack]) -> None:
     cloud, stack = cloud_stack
     _check_demo_run(cloud, stack)
+
+
+@pytest.mark.timeout(120)
+def test_ml_example_labels_the_demo_through_each_cloud_path(cloud_stack: tuple[str, Stack]) -> None:
+    """examples/ml: the same answers from a real onnxruntime model, loaded once per function instance."""
+    cloud, stack = cloud_stack
+    run = _check_demo_run(cloud, stack, target="examples.ml.agent:runner")
+    # Every consumer process logs each instance-scoped creation: one model load per process, for 28 tasks.
+    loads = Counter[str]()
+    for path in (stack.run_dir / "logs").glob(f"{run.path.log_prefix}*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            if INSTANCE_DEPENDENCY_CREATED in line and "load_model" in line:
+                loads[path.stem] += 1
+    assert loads, "the consumers logged their model load"
+    assert set(loads.values()) == {1}, loads
 
 
 @pytest.mark.timeout(120)

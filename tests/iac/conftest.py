@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from deploy.build.builder import LAMBDA_ZIP
 from deploy.build.cli import app as build_app
+from deploy.build.image import IMAGE_DIR
 from deploy.local import components
 from deploy.local.processes import ManagedProcess
-from tests.iac.iac_tools import FIXTURE_AGENT, FIXTURES, REPO, TERRAFORM_DIR, Terraform, find_plugin_dir
+from tests.iac.iac_tools import DEPS_AGENT, FIXTURE_AGENT, FIXTURES, REPO, TERRAFORM_DIR, Terraform, find_plugin_dir
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +56,29 @@ def site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.exit_code == 0, result.output
     return out / LAMBDA_ZIP
+
+
+@pytest.fixture(scope="session")
+def deps_site_packages_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Lambda zip of the agent with its own requirements (found next to it) and helper package."""
+    out = tmp_path_factory.mktemp("aws-deps")
+    result = CliRunner().invoke(
+        build_app,
+        ["aws", "--target", DEPS_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return out / LAMBDA_ZIP
+
+
+@pytest.fixture(scope="session")
+def deps_image_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`build aws --image` of the same agent: the container build context (Dockerfile and task/)."""
+    out = tmp_path_factory.mktemp("aws-image")
+    args = ["aws", "--target", DEPS_AGENT, "--agent-dir", str(FIXTURES), "--out", str(out), "--from-site-packages"]
+    result = CliRunner().invoke(build_app, [*args, "--image"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out / IMAGE_DIR
 
 
 @pytest.fixture

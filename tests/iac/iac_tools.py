@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "terraform"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE_AGENT = "iac_agent.agent:runner"
+DEPS_AGENT = "deps_agent.agent:runner"  # declares its own requirements and has a helper package
 _PROVIDER_SUBPATH = Path("registry.terraform.io/hashicorp/aws")
 _DEFAULT_PLUGIN_DIRS = (Path("/opt/tf-plugins"), Path.home() / ".terraform.d/plugins")
 

@@ -42,6 +42,8 @@ def test_apply_and_destroy_the_aws_example_against_moto(
         f"-var=region={REGION}",
         f"-var=runner_target={FIXTURE_AGENT}",
         f"-var=package_path={tmp_path / LAMBDA_ZIP}",
+        "-var=package_bucket_force_destroy=true",
+        "-var=consumer_ephemeral_storage_size=2048",
     ]
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
@@ -55,6 +57,16 @@ def test_apply_and_destroy_the_aws_example_against_moto(
     assert int(attributes["VisibilityTimeout"]) == 6 * 120
     mappings = boto3.client("lambda", endpoint_url=moto_url, region_name=REGION).list_event_source_mappings()
     assert [m["FunctionResponseTypes"] for m in mappings["EventSourceMappings"]] == [["ReportBatchItemFailures"]]
+    # The code went through the versioned package bucket, and the consumer has the /tmp it was given.
+    s3 = boto3.client("s3", endpoint_url=moto_url, region_name=REGION)
+    bucket, key = outputs["package_s3_bucket"]["value"], outputs["package_s3_key"]["value"]
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+    assert [v["VersionId"] for v in versions] == [outputs["package_s3_object_version"]["value"]]
+    assert versions[0]["Size"] == (tmp_path / LAMBDA_ZIP).stat().st_size
+    consumer = boto3.client("lambda", endpoint_url=moto_url, region_name=REGION).get_function_configuration(
+        FunctionName=outputs["consumer_function_name"]["value"]
+    )
+    assert consumer["EphemeralStorage"]["Size"] == 2048
     secrets = boto3.client("secretsmanager", endpoint_url=moto_url, region_name=REGION)
     secret = secrets.describe_secret(SecretId=outputs["ssh_key_secret_arn"]["value"])
     assert not secret.get("VersionIdsToStages"), "the module must not put a secret value"
@@ -65,6 +77,20 @@ def test_apply_and_destroy_the_aws_example_against_moto(
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     ttl = dynamodb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at", "ENABLED")
+
+    # The same stack switched to a container image: both functions are replaced by image functions whose CMD is
+    # their handler, and nothing is uploaded any more.
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1"
+    applied = terraform.run(
+        "apply", "-auto-approve", "-input=false", *variables, f"-var=image_uri={image}", cwd=root, timeout=400
+    )
+    assert applied.returncode == 0, applied.stdout[-4000:] + applied.stderr[-4000:]
+    lambda_api = boto3.client("lambda", endpoint_url=moto_url, region_name=REGION)
+    for output, handler in (("consumer_function_name", "consume"), ("producer_function_name", "dispatch")):
+        config = lambda_api.get_function_configuration(FunctionName=outputs[output]["value"])
+        assert config["PackageType"] == "Image"
+        assert config["ImageConfigResponse"]["ImageConfig"]["Command"] == [f"functions.aws.{handler}"]
+    variables.append(f"-var=image_uri={image}")
 
     destroyed = terraform.run("destroy", "-auto-approve", "-input=false", *variables, cwd=root, timeout=400)
     assert destroyed.returncode == 0, destroyed.stdout[-4000:] + destroyed.stderr[-4000:]

@@ -13,6 +13,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,13 @@ from encord.workflow.stages.agent import AgentStage
 from packaging.requirements import Requirement
 
 from deploy.build.dependencies import resolve_installed
+from deploy.build.image import DOCKERFILE, TASK_DIR
 from deploy.local import components
 from deploy.local.errors import ComponentUnavailableError
 from deploy.local.processes import free_port
 from encord_emulator.testing import RunningEmulator, run_emulator
 from runner_core.messages import encode_envelope
-from tests.iac.iac_tools import FIXTURE_AGENT, REPO
+from tests.iac.iac_tools import DEPS_AGENT, FIXTURE_AGENT, REPO
 
 pytestmark = pytest.mark.iac
 
@@ -58,12 +60,45 @@ def _lambda_runtime_dir(target: Path) -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class Unpacked:
+    root: Path
+    target: str
+    handler: str = "functions.aws.consume"
+
+
+def _unpack(archive_path: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(archive_path) as archive:
+        archive.extractall(dest)
+    return dest
+
+
 @pytest.fixture
 def task_root(site_packages_zip: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "task"
-    with zipfile.ZipFile(site_packages_zip) as archive:
-        archive.extractall(root)
-    return root
+    return _unpack(site_packages_zip, tmp_path / "task")
+
+
+def _image_cmd(dockerfile: Path) -> str:
+    """The handler the image runs: its CMD, as Lambda reads it."""
+    cmd = next(line for line in dockerfile.read_text().splitlines() if line.startswith("CMD "))
+    handler: str = json.loads(cmd.removeprefix("CMD "))[0]
+    return handler
+
+
+@pytest.fixture(
+    params=[
+        ("site_packages_zip", FIXTURE_AGENT),
+        ("deps_site_packages_zip", DEPS_AGENT),
+        ("deps_image_context", DEPS_AGENT),
+    ],
+    ids=["plain-agent", "agent-with-own-requirements", "image-context"],
+)
+def unpacked(request: pytest.FixtureRequest, tmp_path: Path) -> Unpacked:
+    fixture, target = request.param
+    built: Path = request.getfixturevalue(fixture)
+    if built.is_dir():  # an image build context: its task/ tree is what COPY puts into LAMBDA_TASK_ROOT
+        return Unpacked(root=built / TASK_DIR, target=target, handler=_image_cmd(built / DOCKERFILE))
+    return Unpacked(root=_unpack(built, tmp_path / "task"), target=target)
 
 
 @pytest.fixture
@@ -85,7 +120,7 @@ def _ssh_key_secret(moto_url: str, emu: RunningEmulator) -> str:
     return arn
 
 
-def _environment(task_root: Path, runtime: Path, emu: RunningEmulator, *, moto_url: str) -> dict[str, str]:
+def _environment(task_root: Path, runtime: Path, emu: RunningEmulator, *, moto_url: str, target: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "TMPDIR", "HOME")}
     return {
         **keep,
@@ -98,7 +133,7 @@ def _environment(task_root: Path, runtime: Path, emu: RunningEmulator, *, moto_u
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "NO_PROXY": "127.0.0.1,localhost",
-        "RUNNER_TARGET": FIXTURE_AGENT,
+        "RUNNER_TARGET": target,
         "RUNNER_MAX_ATTEMPTS": "5",
         "ENCORD_DOMAIN": emu.url,
         # As deployed: the key comes from Secrets Manager by ARN (Powertools in the zip, boto3 from the runtime).
@@ -147,8 +182,9 @@ def test_unpacked_zip_imports_functions_aws_without_the_checkout(task_root: Path
 
 
 def test_golden_sqs_event_runs_inside_the_lambda_rie(
-    task_root: Path, tmp_path: Path, emulator: RunningEmulator, moto_url: str
+    unpacked: Unpacked, tmp_path: Path, emulator: RunningEmulator, moto_url: str
 ) -> None:
+    task_root = unpacked.root
     rie = _rie_binary()
     runtime = _lambda_runtime_dir(tmp_path / "runtime")
     port = free_port()
@@ -158,11 +194,11 @@ def test_golden_sqs_event_runs_inside_the_lambda_rie(
     # Both ports free and explicit: RIE's runtime API default (9001) clashes with any other RIE on the machine.
     command = [str(rie), "--runtime-interface-emulator-address", f"127.0.0.1:{port}"]
     command += ["--runtime-api-address", f"127.0.0.1:{free_port()}"]
-    command += [sys.executable, "-S", "-m", "awslambdaric", "functions.aws.consume"]
+    command += [sys.executable, "-S", "-m", "awslambdaric", unpacked.handler]
     process = subprocess.Popen(
         command,
         cwd=task_root,
-        env=_environment(task_root, runtime, emulator, moto_url=moto_url),
+        env=_environment(task_root, runtime, emulator, moto_url=moto_url, target=unpacked.target),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: RIE leaves a defunct child when killed alone

@@ -11,6 +11,7 @@ provider "aws" {
   skip_requesting_account_id  = var.aws_endpoint_url != null
   skip_metadata_api_check     = var.aws_endpoint_url != null
   skip_region_validation      = var.aws_endpoint_url != null
+  s3_use_path_style           = var.aws_endpoint_url != null
 
   dynamic "endpoints" {
     for_each = var.aws_endpoint_url == null ? [] : [var.aws_endpoint_url]
@@ -21,6 +22,7 @@ provider "aws" {
       events         = endpoints.value
       iam            = endpoints.value
       lambda         = endpoints.value
+      s3             = endpoints.value
       secretsmanager = endpoints.value
       sns            = endpoints.value
       sqs            = endpoints.value
@@ -52,13 +54,25 @@ module "agent" {
   source = "../../modules/aws-sqs-agent"
 
   name          = var.name
-  package_path  = abspath(var.package_path)
   runner_target = var.runner_target
+  # A zip goes through a versioned S3 bucket the module creates; an image (`runner-core build aws --image`,
+  # pushed to ECR) replaces it.
+  package_path                 = var.image_uri == null ? abspath(var.package_path) : null
+  image_uri                    = var.image_uri
+  package_bucket_force_destroy = var.package_bucket_force_destroy
 
-  consumer_timeout    = 120
-  batch_size          = 5
-  maximum_concurrency = 5
-  max_receive_count   = 5
+  # Resources: size them to the agent (README, "Sizing").
+  architecture                    = var.architecture
+  consumer_memory_size            = var.consumer_memory_size
+  consumer_timeout                = var.consumer_timeout
+  consumer_ephemeral_storage_size = var.consumer_ephemeral_storage_size
+  consumer_reserved_concurrency   = var.consumer_reserved_concurrency
+  maximum_concurrency             = var.maximum_concurrency
+  # Python 3.12+: the consumer starts from a snapshot taken after its init (runner, model) instead of a cold init.
+  snap_start = var.snap_start
+
+  batch_size        = 5
+  max_receive_count = 5
 
   # moto does not store redrive allow policies (the provider would wait for it forever).
   create_dlq_redrive_allow_policy = var.aws_endpoint_url == null

@@ -33,6 +33,26 @@ output "ledger_table_name" {
   value       = module.agent.ledger_table_name
 }
 
+output "consumer_function_name" {
+  description = "The consumer function (its logs: /aws/lambda/<name>)."
+  value       = module.agent.consumer_function_name
+}
+
+output "package_s3_bucket" {
+  description = "The bucket holding the zip."
+  value       = module.agent.package_s3_bucket
+}
+
+output "package_s3_key" {
+  description = "The zip's key; each build is a new version."
+  value       = module.agent.package_s3_key
+}
+
+output "package_s3_object_version" {
+  description = "The version the functions run (roll back by applying an older one, see README)."
+  value       = module.agent.package_s3_object_version
+}
+
 output "alarm_topic_arn" {
   description = "SNS topic the alarms notify: subscribe your on-call address to it."
   value       = module.agent.alarm_topic_arn

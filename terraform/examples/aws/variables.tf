@@ -16,6 +16,60 @@ variable "package_path" {
   default     = "../../../build/aws/lambda.zip"
 }
 
+variable "image_uri" {
+  description = "An ECR image from `runner-core build aws --image` instead of the zip (package_path is then unused)."
+  type        = string
+  default     = null
+}
+
+variable "package_bucket_force_destroy" {
+  description = "Let `terraform destroy` delete the package bucket with its old builds."
+  type        = bool
+  default     = false
+}
+
+variable "architecture" {
+  description = "x86_64 or arm64; build with the same `--architecture`."
+  type        = string
+  default     = "x86_64"
+}
+
+variable "consumer_memory_size" {
+  description = "Consumer memory in MB (128-10240; CPU scales with it)."
+  type        = number
+  default     = 1024
+}
+
+variable "consumer_timeout" {
+  description = "Consumer timeout in seconds (the queue's visibility timeout is 6x this)."
+  type        = number
+  default     = 120
+}
+
+variable "consumer_ephemeral_storage_size" {
+  description = "Consumer /tmp in MB (512-10240): media and model files."
+  type        = number
+  default     = 512
+}
+
+variable "consumer_reserved_concurrency" {
+  description = "Reserved concurrency of the consumer; -1 reserves none."
+  type        = number
+  default     = -1
+}
+
+variable "maximum_concurrency" {
+  description = "At most this many consumers poll the queue at once (2-1000)."
+  type        = number
+  default     = 5
+}
+
+variable "snap_start" {
+  description = "SnapStart for the consumer: versions, an alias, snapshots after init (the model loaded in them)."
+  type        = bool
+  default     = false
+}
+
 variable "runner_target" {
   description = "Your runner as package.module:attr (the build prints it as RUNNER_TARGET)."
   type        = string

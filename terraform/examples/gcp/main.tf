@@ -26,9 +26,14 @@ module "agent" {
   source_zip_path = abspath(var.source_zip_path)
   runner_target   = var.runner_target
 
-  consumer_timeout            = 300
-  consumer_max_instance_count = 5
-  max_delivery_attempts       = 5
+  # Resources: size them to the agent (README, "Sizing").
+  consumer_timeout                          = 300
+  consumer_memory                           = var.consumer_memory
+  consumer_cpu                              = var.consumer_cpu
+  consumer_max_instance_count               = var.consumer_max_instance_count
+  consumer_min_instance_count               = var.consumer_min_instance_count
+  consumer_max_instance_request_concurrency = var.consumer_concurrency
+  max_delivery_attempts                     = 5
 
   create_webhook        = var.create_webhook
   notification_channels = google_monitoring_notification_channel.email[*].id

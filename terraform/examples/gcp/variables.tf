@@ -37,3 +37,33 @@ variable "alert_email" {
   type        = string
   default     = null
 }
+
+variable "consumer_memory" {
+  description = "Consumer memory (e.g. 1Gi; a model wants 2Gi or more)."
+  type        = string
+  default     = "1Gi"
+}
+
+variable "consumer_cpu" {
+  description = "Consumer vCPUs (e.g. \"1\", \"2\"); null derives them from the memory."
+  type        = string
+  default     = null
+}
+
+variable "consumer_max_instance_count" {
+  description = "At most this many consumer instances."
+  type        = number
+  default     = 5
+}
+
+variable "consumer_min_instance_count" {
+  description = "Instances kept warm (no cold start, billed while idle); 0 scales to zero."
+  type        = number
+  default     = 0
+}
+
+variable "consumer_concurrency" {
+  description = "Messages one consumer instance handles at once (needs at least 1 vCPU above 1)."
+  type        = number
+  default     = 1
+}

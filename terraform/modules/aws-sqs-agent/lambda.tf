@@ -1,7 +1,3 @@
-locals {
-  source_code_hash = coalesce(var.package_source_code_hash, try(filebase64sha256(var.package_path), null))
-}
-
 ################################################################################
 # Consumer: SQS event source mapping with partial batch responses
 ################################################################################
@@ -15,16 +11,44 @@ resource "aws_lambda_function" "consumer" {
   #checkov:skip=CKV_AWS_50:X-Ray tracing is opt-in through var.tracing_mode (it needs a Resource "*" permission and costs per trace)
   count = local.create ? 1 : 0
 
-  function_name    = local.consumer_name
-  description      = "Runs the ${var.runner_target} task agent on batches from ${aws_sqs_queue.this[0].name}."
-  role             = aws_iam_role.consumer[0].arn
-  filename         = var.package_path
-  source_code_hash = local.source_code_hash
-  handler          = var.consumer_handler
-  runtime          = var.runtime
-  architectures    = [var.architecture]
-  timeout          = var.consumer_timeout
-  memory_size      = var.consumer_memory_size
+  function_name = local.consumer_name
+  description   = "Runs the ${var.runner_target} task agent on batches from ${aws_sqs_queue.this[0].name}."
+  role          = aws_iam_role.consumer[0].arn
+  # package.tf: the zip's S3 object version, or the container image (whose CMD is set below).
+  package_type      = local.package_type
+  s3_bucket         = local.package_s3_bucket
+  s3_key            = local.package_s3_key
+  s3_object_version = try(aws_s3_object.package[0].version_id, null)
+  image_uri         = var.image_uri
+  source_code_hash  = local.source_code_hash
+  handler           = local.use_image ? null : var.consumer_handler
+  runtime           = local.use_image ? null : var.runtime
+  architectures     = [var.architecture]
+  timeout           = var.consumer_timeout
+  memory_size       = var.consumer_memory_size
+  # snapstart.tf: each code or configuration change publishes a version, snapshotted after its init.
+  publish = var.snap_start
+
+  dynamic "snap_start" {
+    for_each = var.snap_start ? ["PublishedVersions"] : []
+    content {
+      apply_on = snap_start.value
+    }
+  }
+
+  # -1: unreserved. Reserving takes from the account's pool; the ESM's maximum_concurrency caps SQS polling.
+  reserved_concurrent_executions = var.consumer_reserved_concurrency
+
+  ephemeral_storage {
+    size = var.consumer_ephemeral_storage_size
+  }
+
+  dynamic "image_config" {
+    for_each = local.use_image ? [var.consumer_handler] : []
+    content {
+      command = [image_config.value]
+    }
+  }
 
   environment {
     variables = merge(local.common_environment, {
@@ -55,7 +79,7 @@ resource "aws_lambda_event_source_mapping" "consumer" {
   count = local.create ? 1 : 0
 
   event_source_arn = aws_sqs_queue.this[0].arn
-  function_name    = aws_lambda_function.consumer[0].arn
+  function_name    = local.consumer_invoke_arn # the SnapStart alias when on (snapstart.tf)
   enabled          = var.event_source_mapping_enabled
   batch_size       = var.batch_size
   # FIFO queues do not support a batching window.
@@ -94,16 +118,28 @@ resource "aws_lambda_function" "producer" {
   #checkov:skip=CKV_AWS_50:X-Ray tracing is opt-in through var.tracing_mode (it needs a Resource "*" permission and costs per trace)
   count = local.create_producer ? 1 : 0
 
-  function_name    = local.producer_name
-  description      = "Enqueues the waiting tasks of ${var.runner_target} onto ${aws_sqs_queue.this[0].name}."
-  role             = aws_iam_role.producer[0].arn
-  filename         = var.package_path
-  source_code_hash = local.source_code_hash
-  handler          = var.producer_handler
-  runtime          = var.runtime
-  architectures    = [var.architecture]
-  timeout          = var.producer_timeout
-  memory_size      = var.producer_memory_size
+  function_name = local.producer_name
+  description   = "Enqueues the waiting tasks of ${var.runner_target} onto ${aws_sqs_queue.this[0].name}."
+  role          = aws_iam_role.producer[0].arn
+  # package.tf: the zip's S3 object version, or the container image (whose CMD is set below).
+  package_type      = local.package_type
+  s3_bucket         = local.package_s3_bucket
+  s3_key            = local.package_s3_key
+  s3_object_version = try(aws_s3_object.package[0].version_id, null)
+  image_uri         = var.image_uri
+  source_code_hash  = local.source_code_hash
+  handler           = local.use_image ? null : var.producer_handler
+  runtime           = local.use_image ? null : var.runtime
+  architectures     = [var.architecture]
+  timeout           = var.producer_timeout
+  memory_size       = var.producer_memory_size
+
+  dynamic "image_config" {
+    for_each = local.use_image ? [var.producer_handler] : []
+    content {
+      command = [image_config.value]
+    }
+  }
 
   environment {
     variables = merge(local.common_environment, {

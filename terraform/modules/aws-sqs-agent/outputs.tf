@@ -87,3 +87,18 @@ output "dlq_alarm_arn" {
   description = "ARN of the CloudWatch alarm on the dead-letter queue depth."
   value       = try(aws_cloudwatch_metric_alarm.dlq[0].arn, null)
 }
+
+output "package_s3_bucket" {
+  description = "The bucket holding the zip (null for an image)."
+  value       = local.package_s3_bucket
+}
+
+output "package_s3_key" {
+  description = "The zip's S3 key (null for an image); each build is a new version of it."
+  value       = local.package_s3_key
+}
+
+output "package_s3_object_version" {
+  description = "The object version the functions run (roll back by re-pointing at an older one)."
+  value       = try(aws_s3_object.package[0].version_id, null)
+}

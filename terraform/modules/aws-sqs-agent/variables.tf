@@ -29,14 +29,56 @@ variable "tags" {
 ################################################################################
 
 variable "package_path" {
-  description = "Path to the Lambda zip made by `runner-core build aws` (lambda.zip)."
+  description = "Path to the Lambda zip made by `runner-core build aws` (lambda.zip); uploaded to S3. Null with image_uri."
   type        = string
+  default     = null
 }
 
 variable "package_source_code_hash" {
   description = "Base64 SHA-256 of the zip; null computes it from package_path. Changes trigger a code update."
   type        = string
   default     = null
+}
+
+variable "package_s3_bucket" {
+  description = "An existing (versioned) bucket to upload the zip to; null creates a private, versioned bucket."
+  type        = string
+  default     = null
+}
+
+variable "package_s3_key_prefix" {
+  description = "Prefix of the zip's S3 key (the key is <prefix><name>/lambda.zip)."
+  type        = string
+  default     = ""
+}
+
+variable "package_bucket_kms_key_id" {
+  description = "KMS key ARN encrypting the created package bucket; null uses SSE-S3 (AES256)."
+  type        = string
+  default     = null
+}
+
+variable "package_bucket_force_destroy" {
+  description = "Let `terraform destroy` delete the created package bucket with its old builds in it."
+  type        = bool
+  default     = false
+}
+
+variable "package_noncurrent_version_days" {
+  description = "Days an older build stays in the created bucket (for rolling back) before it expires."
+  type        = number
+  default     = 30
+}
+
+variable "image_uri" {
+  description = "ECR image URI (from `runner-core build aws --image`) instead of a zip: both functions run it with their handler as CMD."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.image_uri == null) != (var.package_path == null)
+    error_message = "Set exactly one of package_path (a zip) and image_uri (a container image)."
+  }
 }
 
 variable "runner_target" {
@@ -204,6 +246,35 @@ variable "consumer_memory_size" {
   description = "Consumer memory in MB (CPU scales with it; video decoding likes more)."
   type        = number
   default     = 1024
+}
+
+variable "consumer_ephemeral_storage_size" {
+  description = "The consumer's /tmp in MB (512-10240): downloaded media and model files live there."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.consumer_ephemeral_storage_size >= 512 && var.consumer_ephemeral_storage_size <= 10240
+    error_message = "consumer_ephemeral_storage_size must be between 512 and 10240 MB."
+  }
+}
+
+variable "consumer_reserved_concurrency" {
+  description = "Reserved concurrent executions of the consumer; -1 reserves none (maximum_concurrency still caps SQS)."
+  type        = number
+  default     = -1
+}
+
+variable "snap_start" {
+  description = "Turn on SnapStart for the consumer (a zip on python3.12+): publish versions, snapshot each after init, and invoke it through an alias."
+  type        = bool
+  default     = false
+}
+
+variable "snap_start_alias" {
+  description = "Name of the alias the queue invokes when snap_start is on (roll back by pointing it at an older version)."
+  type        = string
+  default     = "live"
 }
 
 variable "batch_size" {

@@ -12,13 +12,18 @@ resource "aws_lambda_function" "webhook" {
   #checkov:skip=CKV_AWS_50:X-Ray tracing is opt-in through var.tracing_mode (it needs a Resource "*" permission and costs per trace)
   count = local.create_webhook ? 1 : 0
 
-  function_name                  = "${local.producer_name}-webhook"
-  description                    = "Encord webhook for ${var.runner_target}: verifies the signature, then enqueues onto ${aws_sqs_queue.this[0].name}."
-  role                           = aws_iam_role.producer[0].arn
-  filename                       = var.package_path
+  function_name = "${local.producer_name}-webhook"
+  description   = "Encord webhook for ${var.runner_target}: verifies the signature, then enqueues onto ${aws_sqs_queue.this[0].name}."
+  role          = aws_iam_role.producer[0].arn
+  # package.tf: the zip's S3 object version, or the container image (whose CMD is set below).
+  package_type                   = local.package_type
+  s3_bucket                      = local.package_s3_bucket
+  s3_key                         = local.package_s3_key
+  s3_object_version              = try(aws_s3_object.package[0].version_id, null)
+  image_uri                      = var.image_uri
   source_code_hash               = local.source_code_hash
-  handler                        = var.webhook_handler
-  runtime                        = var.runtime
+  handler                        = local.use_image ? null : var.webhook_handler
+  runtime                        = local.use_image ? null : var.runtime
   architectures                  = [var.architecture]
   timeout                        = var.producer_timeout
   memory_size                    = var.producer_memory_size
@@ -43,6 +48,13 @@ resource "aws_lambda_function" "webhook" {
     for_each = var.tracing_mode == null ? [] : [var.tracing_mode]
     content {
       mode = tracing_config.value
+    }
+  }
+
+  dynamic "image_config" {
+    for_each = local.use_image ? [var.webhook_handler] : []
+    content {
+      command = [image_config.value]
     }
   }
 

@@ -26,9 +26,10 @@ resource "google_cloudfunctions2_function" "consumer" {
   service_config {
     timeout_seconds                  = var.consumer_timeout
     available_memory                 = var.consumer_memory
+    available_cpu                    = var.consumer_cpu
     max_instance_count               = var.consumer_max_instance_count
     min_instance_count               = var.consumer_min_instance_count
-    max_instance_request_concurrency = 1
+    max_instance_request_concurrency = var.consumer_max_instance_request_concurrency
     ingress_settings                 = var.consumer_ingress_settings
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.consumer[0].email

@@ -179,6 +179,23 @@ variable "consumer_memory" {
   default     = "1Gi"
 }
 
+variable "consumer_cpu" {
+  description = "vCPUs of a consumer instance (e.g. \"1\", \"2\", \"4\"); null lets Cloud Run derive it from consumer_memory."
+  type        = string
+  default     = null
+}
+
+variable "consumer_max_instance_request_concurrency" {
+  description = "Pushed messages one consumer instance handles at once (more than 1 needs at least 1 vCPU); instance-scoped dependencies such as a model are shared by them."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.consumer_max_instance_request_concurrency >= 1 && var.consumer_max_instance_request_concurrency <= 1000
+    error_message = "consumer_max_instance_request_concurrency must be between 1 and 1000."
+  }
+}
+
 variable "consumer_max_instance_count" {
   description = "Most consumer instances: the concurrency cap protecting the Encord API."
   type        = number

@@ -32,6 +32,11 @@ run "example_plan" {
   }
 
   assert {
+    condition     = module.agent.package_s3_key == "encord-agent/lambda.zip"
+    error_message = "the example uploads the zip to S3"
+  }
+
+  assert {
     condition     = length(aws_sns_topic_subscription.alarm_email) == 1
     error_message = "the DLQ alarm notifies by email"
   }
