@@ -37,8 +37,9 @@ def dispatch(
         list[str] | None, typer.Option("--status", help="Only tasks with this status (repeatable): NEW, RELEASED...")
     ] = None,
     tasks_per_message: Annotated[
-        int, typer.Option("--tasks-per-message", min=1, help="Tasks per Pub/Sub message (SQS: always 1).")
-    ] = 1,
+        int | None,
+        typer.Option("--tasks-per-message", min=1, help="Tasks per Pub/Sub message (default 10; SQS: always 1)."),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -75,28 +76,30 @@ def dispatch(
     typer.echo(json.dumps(summary.as_dict()))
 
 
-def _publisher(sqs_queue_url: str | None, pubsub_topic: str | None, tasks_per_message: int) -> Publisher:
+def _publisher(sqs_queue_url: str | None, pubsub_topic: str | None, tasks_per_message: int | None) -> Publisher:
     if sqs_queue_url is not None:
         from functions.publishers.sqs import SqsPublisher
 
         return SqsPublisher(queue_url=sqs_queue_url)
-    from functions.publishers.pubsub import PubSubPublisher
+    from functions.publishers.pubsub import DEFAULT_TASKS_PER_MESSAGE, PubSubPublisher
 
     assert pubsub_topic is not None
-    return PubSubPublisher(topic=pubsub_topic, tasks_per_message=tasks_per_message)
+    return PubSubPublisher(topic=pubsub_topic, tasks_per_message=tasks_per_message or DEFAULT_TASKS_PER_MESSAGE)
 
 
 def _list_messages(
-    runner: TaskSource, *, statuses: list[AgentTaskStatus], pubsub: bool, tasks_per_message: int
+    runner: TaskSource, *, statuses: list[AgentTaskStatus], pubsub: bool, tasks_per_message: int | None
 ) -> None:
     """One JSON line per message that would be sent, then the totals: what a real dispatch would publish."""
-    from runner_core.producer import PUBSUB_MAX_MESSAGE_BYTES, SQS_MAX_MESSAGE_BYTES, build_messages
+    from functions.publishers import pubsub as pubsub_transport
+    from functions.publishers import sqs as sqs_transport
+    from runner_core.producer import build_messages
 
     messages = build_messages(
         runner,
         statuses=statuses or None,
-        tasks_per_message=tasks_per_message if pubsub else 1,
-        max_bytes=PUBSUB_MAX_MESSAGE_BYTES if pubsub else SQS_MAX_MESSAGE_BYTES,
+        tasks_per_message=(tasks_per_message or pubsub_transport.DEFAULT_TASKS_PER_MESSAGE) if pubsub else 1,
+        max_bytes=pubsub_transport.MAX_BODY_BYTES if pubsub else sqs_transport.MAX_BODY_BYTES,
     )
     for message in messages:
         tasks = [

@@ -8,8 +8,10 @@
 - `dispatch` (signature type `http`): Cloud Scheduler, or Encord's signed webhook.
 - `webhook` (signature type `http`): Encord's signed webhook only (the public function: no unsigned path).
 
-Ack/nack: return normally (2xx) when every task moved, held or skipped; raise / answer 500 when a task failed
-retryably; a permanent failure is published to RUNNER_DEAD_LETTER_TOPIC with its reason and acked.
+Ack/nack: return normally (2xx) when every task moved, held or skipped; raise / answer 500 when every task failed
+retryably; a permanent failure is published to RUNNER_DEAD_LETTER_TOPIC with its reason and acked. A message whose
+tasks failed only in part sends back just those tasks (`functions.pubsub_batches`): republished to RUNNER_TOPIC
+with their attempt count, or dead-lettered once they have none left; the original is acked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import flask
@@ -32,6 +34,8 @@ from functions._metrics import UNKNOWN, stage_of
 from functions.consumer import deadline_within, process_messages
 from functions.errors import ConfigurationError, RetryDeliveryError, TransportDecodeError
 from functions.publishers.dead_letter import FAILURE_REASON
+from functions.publishers.pubsub import MAX_MESSAGE_BYTES as PUBSUB_MAX_MESSAGE_BYTES
+from functions.pubsub_batches import PRIOR_ATTEMPTS, Split, attempt_of, split
 from functions.settings import FunctionSettings, function_settings
 from functions.structured_logs import (
     RedactingFilter,
@@ -136,12 +140,12 @@ def _handle(pushed: PushedMessage) -> tuple[bool, str | None]:
         set_trace_from_header(flask.request.headers.get("X-Cloud-Trace-Context"))
     settings = function_settings()
     runner = load_runner(settings.target)
-    # deliveryAttempt is 0 or absent unless the subscription has a dead-letter policy: count that as attempt 1.
     message = QueueMessage(
         message_id=pushed.message_id,
         body=pushed.data,
-        attempt=max(1, pushed.delivery_attempt or 1),
+        attempt=attempt_of(pushed.attributes, pushed.delivery_attempt),
         max_attempts=settings.max_attempts,
+        max_bytes=PUBSUB_MAX_MESSAGE_BYTES,  # whatever the producer may send is accepted (the publisher's fact)
     )
     results: list[MessageResult] = []  # what the dead-lettered line is labelled by (project, stage)
     decision = process_messages(
@@ -152,12 +156,54 @@ def _handle(pushed: PushedMessage) -> tuple[bool, str | None]:
         cold_start=cold_start,
         observe=results.extend,
     )[pushed.message_id]
+    stage = stage_of(results[0]) if results else (UNKNOWN, UNKNOWN)
+    parts = split(pushed.data, results[0], last_attempt=message.is_last_attempt) if results else None
+    if parts is not None:
+        acked = _settle_split(pushed, parts, settings=settings, attempt=message.attempt, stage=stage)
+        return acked, decision.reason
     if decision.disposition is Disposition.DEAD_LETTER:
-        stage = stage_of(results[0]) if results else (UNKNOWN, UNKNOWN)
         return _dead_letter(
             pushed, decision, topic=settings.dead_letter_topic, attempt=message.attempt, stage=stage
         ), decision.reason
     return decision.disposition is Disposition.ACK, decision.reason
+
+
+def _settle_split(
+    pushed: PushedMessage, parts: Split, *, settings: FunctionSettings, attempt: int, stage: tuple[str, str]
+) -> bool:
+    """Only the failed tasks come back (functions.pubsub_batches): republish those with attempts left, dead-letter
+    those without, then ack the original (True). Without RUNNER_TOPIC / RUNNER_DEAD_LETTER_TOPIC to do that: nack
+    the whole message (False), as a message of one task would be."""
+    if (parts.retry is not None and not settings.topic) or (
+        parts.dead_letter is not None and not settings.dead_letter_topic
+    ):
+        logger.error(
+            "cannot send back only the failed tasks (RUNNER_TOPIC or RUNNER_DEAD_LETTER_TOPIC not set): nacking the "
+            "whole message",
+            extra={"event": "split_unconfigured", "message_id": pushed.message_id},
+        )
+        return False
+    if parts.retry is not None:
+        from functions.publishers.pubsub import publish_one
+
+        attributes = {**pushed.attributes, "task_count": str(parts.retry_tasks), PRIOR_ATTEMPTS: str(attempt)}
+        republished = publish_one(settings.topic, parts.retry, attributes=attributes)
+        logger.info(
+            "failed tasks republished",
+            extra={
+                "event": "tasks_republished",
+                "message_id": pushed.message_id,
+                "republished_as": republished,
+                "tasks": parts.retry_tasks,
+                "attempt": attempt,
+            },
+        )
+    if parts.dead_letter is not None:
+        own = replace(
+            pushed, data=parts.dead_letter, attributes={**pushed.attributes, "task_count": str(parts.dead_letter_tasks)}
+        )
+        _dead_letter(own, parts.dead_letter_decision, topic=settings.dead_letter_topic, attempt=attempt, stage=stage)
+    return True
 
 
 def _dead_letter(

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.errors import ConfigurationError
+from functions.publishers.pubsub import DEFAULT_TASKS_PER_MESSAGE
 
 DEFAULT_MAX_ATTEMPTS = 5  # the default of SQS guidance (maxReceiveCount) and of Pub/Sub's max_delivery_attempts
 DEFAULT_DEADLINE_MARGIN_S = 10.0
@@ -32,7 +33,9 @@ class FunctionSettings(BaseSettings):
     dlq_url: str = Field(default="", validation_alias="RUNNER_DLQ_URL")
     topic: str = Field(default="", validation_alias="RUNNER_TOPIC")
     dead_letter_topic: str = Field(default="", validation_alias="RUNNER_DEAD_LETTER_TOPIC")
-    tasks_per_message: int = Field(default=1, ge=1, validation_alias="RUNNER_TASKS_PER_MESSAGE")
+    tasks_per_message: int = Field(
+        default=DEFAULT_TASKS_PER_MESSAGE, ge=1, validation_alias="RUNNER_TASKS_PER_MESSAGE"
+    )  # Pub/Sub only: the producer's packing (functions.publishers.pubsub says why 10)
     allow_unsigned_schedule: bool = Field(default=False, validation_alias="RUNNER_ALLOW_UNSIGNED_SCHEDULE")
     project_allowlist: str = Field(default="", validation_alias="RUNNER_PROJECT_ALLOWLIST")
     dispatch_statuses: str = Field(default="", validation_alias="RUNNER_DISPATCH_STATUSES")

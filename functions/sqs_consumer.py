@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.consumer import StructuredLogger, process_messages
+from functions.publishers.sqs import MAX_MESSAGE_BYTES
 from runner_core.disposition import Decision, Disposition, not_processed
 from runner_core.outcomes import MessageResult, QueueMessage
 
@@ -72,7 +73,13 @@ class SqsRecord:
 
 
 def queue_message(record: SqsRecord, attempts: int) -> QueueMessage:
-    return QueueMessage(message_id=record.message_id, body=record.body, attempt=record.attempt, max_attempts=attempts)
+    return QueueMessage(
+        message_id=record.message_id,
+        body=record.body,
+        attempt=record.attempt,
+        max_attempts=attempts,
+        max_bytes=MAX_MESSAGE_BYTES,  # whatever the producer may send is accepted (the publisher's fact)
+    )
 
 
 def consume_records(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner_core.ledger import Episode, Seen
 from runner_core.listing import ListingCursor, ResumableListing
-from runner_core.producer import SQS_MAX_MESSAGE_BYTES, OutboundMessage, messages_for_tasks
+from runner_core.producer import OutboundMessage, messages_for_tasks
 from runner_core.protocols import TaskSource
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def drain_backlog(
     statuses: Sequence[AgentTaskStatus] | None = None,
     stage_uuids: Collection[uuid.UUID] | None = None,
     tasks_per_message: int = 1,
-    max_bytes: int = SQS_MAX_MESSAGE_BYTES,
+    max_bytes: int | None = None,
     page_size: int = PAGE_SIZE,
 ) -> BacklogReport:
     """List, look up, mark and publish the waiting tasks of the runner's stages, page by page, until done or until
@@ -155,7 +155,7 @@ def _drain_stage(
     run_id: str,
     statuses: Sequence[AgentTaskStatus] | None,
     tasks_per_message: int,
-    max_bytes: int,
+    max_bytes: int | None,
     page_size: int,
 ) -> None:
     cursor = ListingCursor.loads(ledger.read_cursor(project_hash, stage.uuid)) if ledger is not None else None

@@ -58,9 +58,7 @@ def decode_message(body: str | bytes | bytearray, *, max_bytes: int | None = Non
     if max_bytes is not None:
         size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
         if size > max_bytes:
-            raise MessageDecodeError(
-                f"message body is {size} bytes, over the limit of {max_bytes} (RUNNER_MAX_MESSAGE_BYTES)"
-            )
+            raise MessageDecodeError(f"message body is {size} bytes, over the transport's limit of {max_bytes}")
     if isinstance(body, bytes | bytearray):
         try:
             body = bytes(body).decode("utf-8")

@@ -44,6 +44,9 @@ class QueueMessage:
     body: str | bytes
     attempt: int = 1
     max_attempts: int | None = None
+    # The transport's largest message (its publisher's fact, e.g. functions.publishers.sqs.MAX_MESSAGE_BYTES): a
+    # larger body fails permanently before parsing. None: RUNNER_MAX_MESSAGE_BYTES (the JSON wrapper's bound).
+    max_bytes: int | None = None
 
     @property
     def is_last_attempt(self) -> bool:

@@ -19,10 +19,6 @@ from runner_core.protocols import TaskSource
 if TYPE_CHECKING:
     from encord.workflow.stages.agent import AgentStage, AgentTask, AgentTaskStatus
 
-# The transports' limits, minus room for the message attributes we add (project, stage, task count).
-SQS_MAX_MESSAGE_BYTES = 256 * 1024 - 2048
-PUBSUB_MAX_MESSAGE_BYTES = 10_000_000 - 4096
-
 
 class MessageTooLargeError(PermanentError):
     """One task alone does not fit in a message of the transport's size."""
@@ -89,9 +85,12 @@ def messages_for_tasks(
     stage_uuid: UUID,
     tasks: Sequence[AgentTask],
     tasks_per_message: int = 1,
-    max_bytes: int = SQS_MAX_MESSAGE_BYTES,
+    max_bytes: int | None = None,
 ) -> Iterator[OutboundMessage]:
-    """Pack `tasks` into envelopes of at most `tasks_per_message` tasks and `max_bytes` bytes each."""
+    """Pack `tasks` into envelopes of at most `tasks_per_message` tasks and `max_bytes` bytes each.
+
+    `max_bytes` is the transport's body limit, a fact of its publisher (`functions.publishers`); None: no limit.
+    """
     if tasks_per_message < 1:
         raise ValueError(f"tasks_per_message must be at least 1, got {tasks_per_message}")
     chunk: list[AgentTask] = []
@@ -121,9 +120,10 @@ def messages_for_tasks(
             one = encode_envelope(project_hash=project_hash, stage_uuid=stage_uuid, tasks=[dump])
             empty_size = len(one.encode()) - task_size
             chunk_size = empty_size
-        if empty_size + task_size > max_bytes:
+        if max_bytes is not None and empty_size + task_size > max_bytes:
             raise MessageTooLargeError(f"task {task.uuid} alone is larger than the {max_bytes}-byte message limit")
-        if chunk and (len(chunk) >= tasks_per_message or chunk_size + 1 + task_size > max_bytes):
+        too_big = max_bytes is not None and chunk_size + 1 + task_size > max_bytes
+        if chunk and (len(chunk) >= tasks_per_message or too_big):
             yield flush()
             chunk_size = empty_size
         chunk_size += task_size + (1 if chunk else 0)
@@ -139,7 +139,7 @@ def build_messages(
     statuses: Sequence[AgentTaskStatus] | None = None,
     stage_uuids: Collection[UUID] | None = None,
     tasks_per_message: int = 1,
-    max_bytes: int = SQS_MAX_MESSAGE_BYTES,
+    max_bytes: int | None = None,
 ) -> list[OutboundMessage]:
     """List the runner's waiting tasks and build their messages (one stage per message, never mixed)."""
     project_hash = str(UUID(str(runner.project_hash)))

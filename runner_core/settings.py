@@ -144,6 +144,7 @@ class QueueSettings(BaseSettings):
     max_message_bytes: int = Field(
         default=256 * 1024,
         gt=0,
-        description="A larger message body is rejected as permanent (dead-lettered) before it is parsed. "
-        "256 KiB is SQS's default maximum; a task is ~300 bytes, so a Pub/Sub message still holds ~800 tasks.",
+        description="For bodies whose transport states no limit (the `@runner.stage` JSON wrapper): a larger body "
+        "is rejected as permanent before it is parsed. The cloud consumers pass their transport's own limit instead "
+        "(QueueMessage.max_bytes), so whatever their producer builds is accepted.",
     )

@@ -4,7 +4,7 @@ processes.py   managed child processes: free ports, readiness, one session each,
 components.py  how each real component starts (Encord emulator, moto_server, Pub/Sub emulator JAR,
                functions-framework, the Lambda RIE with awslambdaric, the deliverers)
 sqs.py         queues + DLQ on moto and the poller that plays Lambda's SQS event source mapping
-pubsub.py      topic, subscription (dead-letter, retry) and the bridge that delivers Eventarc CloudEvents
+pubsub.py      topic, subscription (dead-letter, retry) and the bridge that delivers push bodies (or CloudEvents)
 stack.py       the Python API: Stack, AwsPath, GcpPath
 demo.py / report.py / cli.py   the demo, its HTML report, the commands
 testing.py     helpers for end-to-end tests

@@ -20,7 +20,7 @@ from deploy.build.errors import AgentCheckError
 from deploy.build.preflight import check_in_environment
 from deploy.local.errors import ComponentUnavailableError, LocalStackError, StateFileError
 from deploy.local.processes import process_start_time, session_alive, stop_session
-from deploy.local.pubsub import emulator_host
+from deploy.local.pubsub import DeliveryMode, emulator_host
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import DEFAULT_TARGET, LEDGER_AWS_CONFIG, GcpPathConfig, Stack, new_run_dir
 from runner_core.cli_app import typer_app
@@ -31,6 +31,22 @@ app = typer_app(name="local", no_args_is_help=True, help="The whole system on re
 console = Console()
 
 StateOption = Annotated[Path, typer.Option("--state-file", help="Where `up` records what it started.")]
+GcpDeliveryOption = Annotated[
+    str,
+    typer.Option(
+        "--gcp-delivery",
+        help="push: functions.gcp.consume_http gets the push subscription's raw body (what the Terraform module "
+        "deploys); cloudevent: functions.gcp.consume gets an Eventarc CloudEvent.",
+    ),
+]
+
+
+def _push_format(value: str) -> DeliveryMode:
+    if value == "push":
+        return "push"
+    if value == "cloudevent":
+        return "cloudevent"
+    raise typer.BadParameter(f"--gcp-delivery must be push or cloudevent, not {value!r}")
 
 
 @app.callback()
@@ -84,6 +100,7 @@ def up(
     target: Annotated[str, typer.Option(help="The runner the functions load (RUNNER_TARGET).")] = DEFAULT_TARGET,
     aws: Annotated[bool, typer.Option(help="Start the AWS path (moto SQS + Lambda RIE).")] = True,
     gcp: Annotated[bool, typer.Option(help="Start the GCP path (Pub/Sub emulator + functions-framework).")] = True,
+    gcp_delivery: GcpDeliveryOption = "push",
     reload: Annotated[
         bool,
         typer.Option(
@@ -122,9 +139,10 @@ def up(
         if gcp:
             try:
                 with console.status("GCP path: Pub/Sub emulator, topics, functions-framework"):
-                    gcp_path = stack.gcp_path(
-                        encord=encord, config=GcpPathConfig(target=target, delivery="process", ledger=True)
+                    config = GcpPathConfig(
+                        target=target, delivery="process", push_format=_push_format(gcp_delivery), ledger=True
                     )
+                    gcp_path = stack.gcp_path(encord=encord, config=config)
                     assert gcp_path.resources is not None
                     paths["gcp"] = {
                         "topic": gcp_path.resources.topic,
@@ -243,6 +261,7 @@ def demo(
     aws: Annotated[bool, typer.Option(help="Run the AWS path (moto SQS + Lambda RIE).")] = True,
     gcp: Annotated[bool, typer.Option(help="Run the GCP path (Pub/Sub emulator + functions-framework).")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds each path may take.")] = 180.0,
+    gcp_delivery: GcpDeliveryOption = "push",
 ) -> None:
     """Run the --target agent (the example one by default) over --seed through each path; summary + HTML report."""
     from deploy.local.demo import run_demo
@@ -252,7 +271,14 @@ def demo(
         raise typer.BadParameter("--no-aws and --no-gcp leave no path to run")
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     try:
-        code = run_demo(seed=seed, console=console, timeout_s=timeout, target=target, clouds=clouds)
+        code = run_demo(
+            seed=seed,
+            console=console,
+            timeout_s=timeout,
+            target=target,
+            clouds=clouds,
+            gcp_push_format=_push_format(gcp_delivery),
+        )
     except LocalStackError as exc:
         console.print(f"[red]demo failed: {exc}")
         raise typer.Exit(1) from exc

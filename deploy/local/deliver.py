@@ -66,9 +66,9 @@ def pubsub(
     subscription: Annotated[str, typer.Option(help="Full subscription name to pull from.")],
     function_url: Annotated[str, typer.Option(help="The consumer served by functions-framework.")],
     concurrency: Annotated[int, typer.Option(min=1)] = 4,
-    mode: Annotated[str, typer.Option(help="cloudevent (Eventarc) or push (raw push body).")] = "cloudevent",
+    mode: Annotated[str, typer.Option(help="push (raw push body, the default) or cloudevent (Eventarc).")] = "push",
 ) -> None:
-    """A push subscription as Eventarc delivers it: each message POSTed to --function-url, acked on 2xx."""
+    """A push subscription (or Eventarc): each message POSTed to --function-url, acked on 2xx, nacked otherwise."""
     if mode not in ("cloudevent", "push"):
         raise typer.BadParameter("mode must be cloudevent or push")
     delivery: DeliveryMode = "cloudevent" if mode == "cloudevent" else "push"

@@ -23,6 +23,7 @@ from rich.table import Table
 from deploy.local.encord import EmulatorControl
 from deploy.local.errors import ComponentUnavailableError, LocalStackError
 from deploy.local.outcomes import read_outcomes, summarise
+from deploy.local.pubsub import DeliveryMode
 from deploy.local.report import PATH_TITLES, path_section
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import (
@@ -197,8 +198,10 @@ def run_demo(
     timeout_s: float = 180.0,
     target: str = DEMO_TARGET,
     clouds: Sequence[str] = ("aws", "gcp"),
+    gcp_push_format: DeliveryMode = "push",
 ) -> int:
-    """The whole demo for `target` over `seed` on each of `clouds`; returns the process exit code."""
+    """The whole demo for `target` over `seed` on each of `clouds`; returns the process exit code.
+    `gcp_push_format`: see GcpPathConfig.push_format."""
     console = console or Console()
     run_dir = new_run_dir()
     started = time.monotonic()
@@ -209,6 +212,7 @@ def run_demo(
         with console.status("starting the Encord emulator (seeding the project)"):
             encord = stack.encord_emulator(seed=seed)
         control = EmulatorControl(encord.url)
+        gcp_config = GcpPathConfig(target=target, concurrency=8, push_format=gcp_push_format, ledger=True)
         for name in clouds:
             control.reset()  # every path starts from the seeded project
             try:
@@ -216,9 +220,7 @@ def run_demo(
                     path: AwsPath | GcpPath = (
                         stack.aws_path(encord=encord, config=replace(LEDGER_AWS_CONFIG, target=target))
                         if name == "aws"
-                        else stack.gcp_path(
-                            encord=encord, config=GcpPathConfig(target=target, concurrency=8, ledger=True)
-                        )
+                        else stack.gcp_path(encord=encord, config=gcp_config)
                     )
             except ComponentUnavailableError as exc:
                 console.print(f"[yellow]{name}: skipped: {exc}[/]")

@@ -1,12 +1,15 @@
 """The GCP path: topic, subscription with a dead-letter topic and retry policy on the Pub/Sub emulator, and a bridge
 that delivers each message to the function served by functions-framework the way production does.
 
-Why a pull bridge and not an emulator push subscription: the emulator pushes a raw push body
-(`{"subscription", "message": {..., "message_id", "publish_time"}}`) while Cloud Functions gen2 receives an Eventarc
-*binary CloudEvent* (ce-* headers, body `{"message": {...}, "subscription": ...}`). functions-framework would convert
-the raw form, but that conversion drops `subscription`, `deliveryAttempt` and `orderingKey`, so the function would be
-tested on a shape production never sends. The bridge pulls, builds the production request, and acks on 2xx or nacks
-(ack deadline 0) otherwise, so the subscription's retry and dead-letter policies apply as they would to a push.
+Two production shapes: "push" (the default, what the Terraform module deploys) POSTs the raw body of a push
+subscription, `{"message": {...}, "subscription": ..., "deliveryAttempt": n}`, to `functions.gcp.consume_http`;
+"cloudevent" sends an Eventarc *binary CloudEvent* (ce-* headers) to `functions.gcp.consume`.
+
+Why a pull bridge and not an emulator push subscription: the emulator (0.8.20) pushes a body without
+`deliveryAttempt` even when the subscription has a dead-letter policy, and production's push carries it; the
+consumer counts attempts with it. The bridge pulls (the pull response has the delivery attempt), builds the
+production request, and acks on 2xx or nacks (ack deadline 0) otherwise, so the subscription's retry and
+dead-letter policies apply as they would to a push.
 """
 
 from __future__ import annotations

@@ -392,8 +392,9 @@ class AwsPath:
 @dataclass(frozen=True, slots=True)
 class GcpPathConfig:
     target: str = DEFAULT_TARGET
-    consume_target: str = "functions.gcp:consume"
-    signature_type: Literal["cloudevent", "http"] = "cloudevent"
+    # push: functions.gcp.consume_http gets the raw body of the module's push subscription, as the Terraform module
+    # deploys it; cloudevent: functions.gcp.consume gets the binary CloudEvent an Eventarc trigger sends.
+    push_format: DeliveryMode = "push"
     dispatch_target: str | None = "functions.gcp:dispatch"
     concurrency: int = 4  # bridge workers = concurrent requests to the function
     max_delivery_attempts: int = 5
@@ -408,8 +409,8 @@ class GcpPathConfig:
 
 
 class GcpPath:
-    """Topic + subscription (dead-letter and retry policies) on the Pub/Sub emulator, functions.gcp.consume under
-    functions-framework, and the bridge that delivers to it as Eventarc does."""
+    """Topic + subscription (dead-letter and retry policies) on the Pub/Sub emulator, the consumer under
+    functions-framework, and the bridge that delivers to it what the push subscription (or Eventarc) sends."""
 
     def __init__(self, *, stack: Stack, encord: EncordAccess, config: GcpPathConfig) -> None:
         self.stack = stack
@@ -460,17 +461,17 @@ class GcpPath:
         )
         process = self.stack.start(
             components.functions_framework(
-                target=config.consume_target,
+                target="functions.gcp:consume_http" if config.push_format == "push" else "functions.gcp:consume",
                 source_dir=self.stack.run_dir / "gcp-consume",
                 env=self.function_env,
-                signature_type=config.signature_type,
+                signature_type="http" if config.push_format == "push" else "cloudevent",
                 threads=config.concurrency,
                 name="functions-framework-consume",
             )
         )
         assert process.url is not None
         self.function_url = process.url
-        mode: DeliveryMode = "cloudevent" if config.signature_type == "cloudevent" else "push"
+        mode = config.push_format
         if config.delivery == "process":
             self.stack.start(
                 components.deliverer(

@@ -22,6 +22,7 @@ from deploy.local import components
 from deploy.local.encord import EmulatorControl, TaskView, classification_answers
 from deploy.local.errors import LocalStackError
 from deploy.local.outcomes import OutcomeSummary, read_outcomes, read_rejections, summarise
+from deploy.local.pubsub import DeliveryMode
 from deploy.local.stack import (
     LEDGER_AWS_CONFIG,
     AwsPath,
@@ -107,14 +108,15 @@ def start_path(
     visibility_timeout_s: int | None = None,
     max_attempts: int = 3,
     gcp_concurrency: int | None = None,
-    gcp_raw_push: bool = False,
+    gcp_push_format: DeliveryMode = "push",
     pythonpath: Sequence[Path] = (),
     ledger: bool = False,
 ) -> PathRun:
     """Start a fresh Encord emulator for `seed` and the `cloud` path ("aws" or "gcp") running `target`.
 
-    `pythonpath` adds folders the functions import from (e.g. a test's own agent module). `gcp_raw_push` serves
-    `functions.gcp.consume_http` and delivers raw push bodies instead of Eventarc CloudEvents. `ledger` gives the
+    `pythonpath` adds folders the functions import from (e.g. a test's own agent module). `gcp_push_format`
+    "push" (default, what the Terraform module deploys) serves `functions.gcp.consume_http` and delivers raw push
+    bodies; "cloudevent" serves `functions.gcp.consume` and delivers Eventarc CloudEvents. `ledger` gives the
     path its task ledger (DynamoDB on moto / the Firestore emulator) with production's lease-vs-visibility rule.
     """
     if cloud not in ("aws", "gcp"):
@@ -147,8 +149,7 @@ def start_path(
                 concurrency=gcp_concurrency or 2 * instances,
                 max_delivery_attempts=max(5, max_attempts),
                 extra_env=env,
-                consume_target="functions.gcp:consume_http" if gcp_raw_push else "functions.gcp:consume",
-                signature_type="http" if gcp_raw_push else "cloudevent",
+                push_format=gcp_push_format,
                 ledger=ledger,
             ),
         )

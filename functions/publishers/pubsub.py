@@ -12,12 +12,21 @@ from typing import TYPE_CHECKING, Any
 
 from functions.publishers import PublishReport
 from functions.publishers.dead_letter import DeadLetter
-from runner_core.producer import PUBSUB_MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from runner_core.producer import OutboundMessage
 
+# The size contract (one fact, read by both sides): Pub/Sub takes messages of up to 10 MB. The producer builds
+# bodies of at most MAX_BODY_BYTES, leaving room for attributes; the consumer (functions.gcp) accepts
+# MAX_MESSAGE_BYTES of data.
+MAX_MESSAGE_BYTES = 10_000_000
+ATTRIBUTE_ROOM_BYTES = 4096
+MAX_BODY_BYTES = MAX_MESSAGE_BYTES - ATTRIBUTE_ROOM_BYTES
 PUBLISH_TIMEOUT_S = 60.0
+# Tasks per message by default: as many as Lambda's default SQS batch (10 messages of one task), so one Cloud
+# Functions request costs Encord what one Lambda invocation does. A partly failed message sends back only its failed
+# tasks (functions.pubsub_batches).
+DEFAULT_TASKS_PER_MESSAGE = 10
 MAX_ATTRIBUTE_VALUE_BYTES = 1024  # Pub/Sub's limit per attribute value
 
 _client_lock = threading.Lock()
@@ -77,12 +86,13 @@ def publish_one(
 
 @dataclass(slots=True)
 class PubSubPublisher:
-    """The producer's Pub/Sub side: N tasks per message; a single-task message is ordered by its data hash."""
+    """The producer's Pub/Sub side: N tasks per message (default 10); a single-task message is ordered by its data
+    hash."""
 
     topic: str
     client: Any = None
-    max_message_bytes: int = PUBSUB_MAX_MESSAGE_BYTES
-    tasks_per_message: int = 1
+    max_message_bytes: int = MAX_BODY_BYTES
+    tasks_per_message: int = DEFAULT_TASKS_PER_MESSAGE
     timeout_s: float = PUBLISH_TIMEOUT_S
 
     @property

@@ -10,13 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from functions.publishers import PublishReport
 from functions.publishers.dead_letter import DeadLetter
-from runner_core.producer import SQS_MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from runner_core.producer import OutboundMessage
 
+# The size contract (one fact, read by both sides): SQS takes a message (body + attributes) of up to 256 KiB, the
+# queue's default MaximumMessageSize (the Terraform module keeps it). The producer builds bodies of at most
+# MAX_BODY_BYTES, leaving room for the attributes it adds; the consumer (functions.aws) accepts MAX_MESSAGE_BYTES.
+MAX_MESSAGE_BYTES = 256 * 1024
+ATTRIBUTE_ROOM_BYTES = 2048  # project, stage and task count attributes take ~150 bytes
+MAX_BODY_BYTES = MAX_MESSAGE_BYTES - ATTRIBUTE_ROOM_BYTES
 MAX_BATCH_ENTRIES = 10  # SQS's per-request entry limit
-MAX_BATCH_BYTES = 256 * 1024  # SQS's per-request payload limit (default queue setting)
+MAX_BATCH_BYTES = MAX_MESSAGE_BYTES  # SQS's per-request payload limit equals one message's
 _ID_MAX_LENGTH = 128
 # MessageGroupId / MessageDeduplicationId: alphanumerics and ASCII punctuation only.
 _ID_FORBIDDEN = re.compile(r"[^A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]")
@@ -98,7 +103,7 @@ class SqsPublisher:
 
     queue_url: str
     client: Any = None
-    max_message_bytes: int = SQS_MAX_MESSAGE_BYTES
+    max_message_bytes: int = MAX_BODY_BYTES
     tasks_per_message: int = 1
 
     @property

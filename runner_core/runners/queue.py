@@ -150,7 +150,7 @@ class QueueRunner(RunnerBase):
         groups: dict[int, tuple[RunnerAgent, list[_Slot]]] = {}
         for m_index, message in enumerate(messages):
             try:
-                decoded = decode_message(message.body, max_bytes=max_bytes)
+                decoded = decode_message(message.body, max_bytes=message.max_bytes or max_bytes)
             except Exception as exc:  # whatever a body does to the decoder, it fails that message alone, for good
                 # The reason may quote the body: never let a secret in it leave.
                 reason = sanitise(str(exc) if isinstance(exc, MessageDecodeError) else short_reason(exc))

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from deploy.local.pubsub import DeliveryMode
 from deploy.local.seeds import DEMO_SEED
 from deploy.local.stack import Stack
 from deploy.local.testing import DEMO_AGENT, PathRun, start_path
@@ -17,9 +18,9 @@ ANSWER_OF_PATHWAY = {"annotate": "bright", "skip": "dark"}
 
 
 def _check_demo_run(
-    cloud: str, stack: Stack, *, fifo: bool = False, raw_push: bool = False, target: str = DEMO_AGENT
+    cloud: str, stack: Stack, *, fifo: bool = False, push_format: DeliveryMode = "push", target: str = DEMO_AGENT
 ) -> PathRun:
-    run = start_path(stack, cloud, seed=DEMO_SEED, target=target, fifo=fifo, gcp_raw_push=raw_push)
+    run = start_path(stack, cloud, seed=DEMO_SEED, target=target, fifo=fifo, gcp_push_format=push_format)
     tasks = run.tasks()
     assert len(tasks) == 28
     assert {t.stage for t in tasks} == {"pre-label"}
@@ -75,7 +76,7 @@ def test_demo_project_through_a_fifo_queue(aws_stack: Stack) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_demo_project_through_a_raw_push_subscription(gcp_stack: Stack) -> None:
-    """The other GCP deployment: a push subscription we own, whose raw body (with deliveryAttempt) reaches
-    functions.gcp.consume_http."""
-    _check_demo_run("gcp", gcp_stack, raw_push=True)
+def test_demo_project_through_an_eventarc_trigger(gcp_stack: Stack) -> None:
+    """The other GCP deployment: an Eventarc trigger's binary CloudEvent reaching functions.gcp.consume (the
+    default, push_format="push", is the module's push subscription with consume_http)."""
+    _check_demo_run("gcp", gcp_stack, push_format="cloudevent")

@@ -124,8 +124,9 @@ def test_broken_agent_dead_letters_then_redrive_moves_every_task(
     assert redriven.returncode == 0, redriven.stderr
     report = json.loads(redriven.stdout)
     # A delivery redelivered while still running (a loaded machine outlasting the visibility timeout) can be
-    # dead-lettered twice: every copy goes back, and the task still moves once.
-    assert report["moved"] >= len(tasks)
+    # dead-lettered twice: every copy goes back, and the task still moves once. (A Pub/Sub message holds up to 10
+    # tasks: the count is of messages.)
+    assert report["moved"] >= len(messages)
     assert (report["failed"], report["errors"]) == (0, [])
 
     run.wait_settled(moved={task.task_uuid for task in tasks}, dead_letters=0, timeout_s=60)

@@ -29,12 +29,12 @@ resource "google_cloudfunctions2_function" "consumer" {
     available_cpu                    = var.consumer_cpu
     max_instance_count               = var.consumer_max_instance_count
     min_instance_count               = var.consumer_min_instance_count
-    max_instance_request_concurrency = var.consumer_max_instance_request_concurrency
+    max_instance_request_concurrency = var.consumer_max_instance_request_concurrency # default 1: one batch (batches.tf)
     ingress_settings                 = var.consumer_ingress_settings
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.consumer[0].email
 
-    environment_variables = merge(local.common_environment, {
+    environment_variables = merge(local.common_environment, local.consumer_batch_environment, {
       RUNNER_DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter[0].id
       # No remaining-time API on Cloud Functions: the handler stops starting tasks before this runs out.
       RUNNER_FUNCTION_TIMEOUT_S = tostring(var.consumer_timeout)
@@ -76,7 +76,7 @@ locals {
     bucket = try(google_storage_bucket_object.source[0].bucket, null)
     object = try(google_storage_bucket_object.source[0].name, null)
   }
-  producer_environment = merge(local.common_environment, {
+  producer_environment = merge(local.common_environment, local.producer_batch_environment, {
     RUNNER_TOPIC             = try(google_pubsub_topic.this[0].id, "")
     RUNNER_PROJECT_ALLOWLIST = join(",", var.project_allowlist)
   })

@@ -130,7 +130,7 @@ def test_a_body_that_is_not_text_is_rejected() -> None:
 
 @pytest.mark.parametrize("body", ["x" * 101, b"x" * 101, "é" * 51])
 def test_a_body_over_the_limit_is_rejected_before_parsing(body: str | bytes) -> None:
-    with pytest.raises(MessageDecodeError, match=r"message body is 10[12] bytes, over the limit of 100"):
+    with pytest.raises(MessageDecodeError, match=r"message body is 10[12] bytes, over the transport's limit of 100"):
         decode_message(body, max_bytes=100)
 
 
