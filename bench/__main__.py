@@ -6,7 +6,17 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("emulator_requests", "runner_requests", "media", "media_batch", "coldstart", "e2e", "dlq", "ml")
+BENCHMARKS = (
+    "emulator_requests",
+    "runner_requests",
+    "media",
+    "media_batch",
+    "coldstart",
+    "e2e",
+    "dlq",
+    "ml",
+    "backlog",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -130,14 +130,36 @@ def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = function_settings()
     runner = _runner(settings)
     publisher = _sqs_publisher(settings)
+    deadline = _deadline(context, margin_s=settings.deadline_margin_s)
     if lambda_http.is_http_event(event):
         body, headers = lambda_http.request(event)
         secret = secrets.webhook_secret(settings, allow_arn=True)
-        return lambda_http.response(handle_webhook(body, headers, runner=runner, publisher=publisher, secret=secret))
+        answer = handle_webhook(body, headers, runner=runner, publisher=publisher, secret=secret, deadline=deadline)
+        return lambda_http.response(answer)
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
     requested = detail.get("statuses") if isinstance(detail, dict) else None
     statuses = parse_statuses(requested) if isinstance(requested, list) else statuses_from_environment(settings)
-    return publish_waiting_tasks(runner, publisher, statuses=statuses).as_dict()
+    depth = queue_depth_above_watermark(publisher, watermark=settings.dispatch_max_queue_depth)
+    if depth is not None:
+        logger.info("queue depth %d is above the watermark: nothing listed", depth, extra={"event": "dispatch_skipped"})
+        return {"destination": publisher.queue_url, "skipped": "queue depth above watermark", "queue_depth": depth}
+    return publish_waiting_tasks(runner, publisher, statuses=statuses, deadline=deadline).as_dict()
+
+
+def queue_depth_above_watermark(publisher: SqsPublisher, *, watermark: int | None) -> int | None:
+    """With RUNNER_DISPATCH_MAX_QUEUE_DEPTH set: the queue's visible depth when above it (skip listing: the
+    consumers have plenty to do), else None. Approximate by nature, which is fine for a watermark."""
+    from functions.publishers.sqs import sqs_client
+
+    if watermark is None:
+        return None
+    if publisher.client is None:
+        publisher.client = sqs_client()
+    attributes = publisher.client.get_queue_attributes(
+        QueueUrl=publisher.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    depth = int(attributes.get("ApproximateNumberOfMessages", 0))
+    return depth if depth > watermark else None
 
 
 def webhook(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -160,5 +182,6 @@ def webhook(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rejected = check_webhook(body, headers, secret=secrets.webhook_secret(settings, allow_arn=True))
     if rejected is not None:
         return lambda_http.response(rejected)
-    answer = act_on_webhook(body, runner=_runner(settings), publisher=_sqs_publisher(settings))
+    deadline = _deadline(context, margin_s=settings.deadline_margin_s)
+    answer = act_on_webhook(body, runner=_runner(settings), publisher=_sqs_publisher(settings), deadline=deadline)
     return lambda_http.response(answer)

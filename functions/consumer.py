@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from functions.ledgers import attach_ledger
 from functions.structured_logs import outcome_lines
 from runner_core.disposition import Decision, decide, not_processed
 from runner_core.outcomes import MessageResult, QueueMessage
@@ -59,6 +60,7 @@ def process_messages(
         return {}
     by_id = {message.message_id: message for message in messages}
     try:
+        attach_ledger(runner)  # RUNNER_LEDGER_TABLE / RUNNER_LEDGER_COLLECTION: claim each task before running it
         results = runner.process(messages, deadline=deadline)
     except Exception as exc:
         logger.exception(

@@ -299,6 +299,7 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     from functions.trigger import handle_webhook, publish_waiting_tasks, statuses_from_environment
     from functions.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
+    started = time.monotonic()
     take_cold_start()
     set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
     settings = function_settings()
@@ -307,10 +308,14 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
     secret = secrets.webhook_secret(settings, allow_arn=False)
     headers = dict(request.headers.items())
     signed = any(key.lower() in {SIGNATURE_HEADER.lower(), TIMESTAMP_HEADER.lower()} for key in headers)
+    deadline = _deadline(started, settings)
     if signed or (secret and not settings.allow_unsigned_schedule):
-        answer = handle_webhook(request.get_data(), headers, runner=runner, publisher=publisher, secret=secret)
+        answer = handle_webhook(
+            request.get_data(), headers, runner=runner, publisher=publisher, secret=secret, deadline=deadline
+        )
         return answer.body, answer.status
-    return publish_waiting_tasks(runner, publisher, statuses=statuses_from_environment(settings)).as_dict(), 200
+    summary = publish_waiting_tasks(runner, publisher, statuses=statuses_from_environment(settings), deadline=deadline)
+    return summary.as_dict(), 200
 
 
 @functions_framework.http
@@ -322,6 +327,7 @@ def webhook(request: flask.Request) -> tuple[dict[str, Any], int]:
     """
     from functions.trigger import act_on_webhook, check_webhook
 
+    started = time.monotonic()
     take_cold_start()
     set_trace_from_header(request.headers.get("X-Cloud-Trace-Context"))
     body = request.get_data()
@@ -330,5 +336,10 @@ def webhook(request: flask.Request) -> tuple[dict[str, Any], int]:
     rejected = check_webhook(body, dict(request.headers.items()), secret=secret)
     if rejected is not None:
         return rejected.body, rejected.status
-    answer = act_on_webhook(body, runner=load_runner(settings.target), publisher=_pubsub_publisher(settings))
+    answer = act_on_webhook(
+        body,
+        runner=load_runner(settings.target),
+        publisher=_pubsub_publisher(settings),
+        deadline=_deadline(started, settings),
+    )
     return answer.body, answer.status

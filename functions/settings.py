@@ -43,6 +43,11 @@ class FunctionSettings(BaseSettings):
     ssh_key_secret_arn: str = Field(default="", validation_alias="ENCORD_SSH_KEY_SECRET_ARN")
     webhook_secret: SecretStr | None = Field(default=None, validation_alias="ENCORD_WEBHOOK_SECRET")
     webhook_secret_arn: str = Field(default="", validation_alias="ENCORD_WEBHOOK_SECRET_ARN")
+    # The task ledger's store (functions.ledgers): a DynamoDB table on AWS, a Firestore collection on GCP.
+    ledger_table: str = Field(default="", validation_alias="RUNNER_LEDGER_TABLE")
+    ledger_collection: str = Field(default="", validation_alias="RUNNER_LEDGER_COLLECTION")
+    # AWS producer: list nothing while the queue holds more visible messages than this.
+    dispatch_max_queue_depth: int | None = Field(default=None, ge=0, validation_alias="RUNNER_DISPATCH_MAX_QUEUE_DEPTH")
 
     @field_validator(
         "target",
@@ -52,6 +57,8 @@ class FunctionSettings(BaseSettings):
         "dead_letter_topic",
         "ssh_key_secret_arn",
         "webhook_secret_arn",
+        "ledger_table",
+        "ledger_collection",
         mode="after",
     )
     @classmethod

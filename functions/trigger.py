@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from functions import webhook
 from functions.errors import ConfigurationError, ProjectNotAllowedError, PublishError, WebhookError
+from functions.ledgers import attach_ledger
 from functions.settings import function_settings
-from runner_core.producer import build_messages
+from runner_core.backlog import drain_backlog, log_report
 from runner_core.protocols import TaskSource
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from functions.publishers import Publisher
     from functions.settings import FunctionSettings
+    from runner_core.producer import OutboundMessage
 
 ALLOWLIST_ENV = "RUNNER_PROJECT_ALLOWLIST"
 
@@ -30,9 +32,15 @@ logger = logging.getLogger("functions.dispatch")
 class DispatchSummary:
     destination: str
     messages: int
-    tasks: int
+    tasks: int  # tasks published by this run
     failed: int
     stages: int
+    listed: int = 0
+    in_flight: int = 0  # already queued or running (the ledger said so): not published again
+    done_recently: int = 0
+    failed_recently: int = 0
+    stopped_at_deadline: bool = False
+    stages_locked: int = 0  # another producer run held the stage's lock
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,28 +96,48 @@ def publish_waiting_tasks(
     *,
     statuses: list[AgentTaskStatus] | None = None,
     stage_uuids: Iterable[UUID] | None = None,
+    deadline: float | None = None,
 ) -> DispatchSummary:
-    """List the runner's waiting tasks and publish them. Raises `PublishError` when any message was not sent."""
+    """Stream the runner's waiting tasks and publish those the ledger has no live record of, until done or until
+    `deadline` (`time.monotonic()`) is near. Raises `PublishError` when any message was not sent (after the rest
+    were: their queued marks are undone, so the next run sends them)."""
     stage_filter = None if stage_uuids is None else frozenset(stage_uuids)
-    messages = build_messages(
+    errors: list[str] = []
+
+    def publish(messages: Sequence[OutboundMessage]) -> tuple[int, ...]:
+        sent = publisher.publish(messages)
+        errors.extend(sent.errors)
+        return sent.unsent
+
+    report = drain_backlog(
         runner,
+        publish=publish,
+        ledger=attach_ledger(runner),
+        deadline=deadline,
         statuses=statuses or None,
         stage_uuids=stage_filter,
         tasks_per_message=publisher.tasks_per_message,
         max_bytes=publisher.max_message_bytes,
     )
-    report = publisher.publish(messages)
+    log_report(report, destination=publisher.destination)
     summary = DispatchSummary(
         destination=publisher.destination,
-        messages=report.published,
-        tasks=report.tasks,
-        failed=report.failed,
-        stages=len({message.stage_uuid for message in messages}),
+        messages=report.messages,
+        tasks=report.published,
+        failed=report.publish_failed,
+        stages=report.stages,
+        listed=report.listed,
+        in_flight=report.in_flight,
+        done_recently=report.done_recently,
+        failed_recently=report.failed_recently,
+        stopped_at_deadline=report.stopped_at_deadline,
+        stages_locked=report.stages_locked,
     )
-    logger.info("dispatched", extra={"event": "dispatch", **summary.as_dict()})
-    if report.failed:
-        logger.error("dispatch failures", extra={"event": "dispatch_failed", "errors": list(report.errors[:20])})
-        raise PublishError(f"{report.failed} of {len(messages)} messages were not published", failed=report.failed)
+    if report.publish_failed:
+        logger.error("dispatch failures", extra={"event": "dispatch_failed", "errors": errors[:20]})
+        raise PublishError(
+            f"{report.publish_failed} task(s) were not published; the next run sends them", failed=report.publish_failed
+        )
     return summary
 
 
@@ -144,7 +172,9 @@ def check_webhook(
     return None
 
 
-def act_on_webhook(body: bytes, *, runner: TaskSource, publisher: Publisher) -> HttpAnswer:
+def act_on_webhook(
+    body: bytes, *, runner: TaskSource, publisher: Publisher, deadline: float | None = None
+) -> HttpAnswer:
     """Act on a request `check_webhook` accepted: nothing is listed or published unless the project is allowed."""
     try:
         notification = webhook.parse_work_available(body)
@@ -171,6 +201,7 @@ def act_on_webhook(body: bytes, *, runner: TaskSource, publisher: Publisher) -> 
             publisher,
             statuses=statuses_from_environment(function_settings()),
             stage_uuids=[notification.stage_uuid],
+            deadline=deadline,
         )
     except PublishError as exc:
         return HttpAnswer(502, {"error": str(exc)})
@@ -185,9 +216,10 @@ def handle_webhook(
     publisher: Publisher,
     secret: str | None,
     now: float | None = None,
+    deadline: float | None = None,
 ) -> HttpAnswer:
     """Verify and act on one webhook request (`check_webhook`, then `act_on_webhook`)."""
     rejected = check_webhook(body, headers, secret=secret, now=now)
     if rejected is not None:
         return rejected
-    return act_on_webhook(body, runner=runner, publisher=publisher)
+    return act_on_webhook(body, runner=runner, publisher=publisher, deadline=deadline)

@@ -10,7 +10,7 @@ from uuid import UUID
 class Outcome(StrEnum):
     MOVED = "moved"  # labels saved (if any), task proceeded along the returned pathway
     HELD = "held"  # the agent returned no pathway: labels saved, the task stays
-    SKIPPED = "skipped"  # the task is no longer at the stage (duplicate or late delivery): nothing done
+    SKIPPED = "skipped"  # no longer at the stage, or the ledger's claim is another delivery's: nothing done
     FAILED = "failed"  # see TaskOutcome.retryable
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,7 +22,7 @@ from deploy.local.errors import ComponentUnavailableError, LocalStackError, Stat
 from deploy.local.processes import process_start_time, session_alive, stop_session
 from deploy.local.pubsub import DeliveryMode, emulator_host
 from deploy.local.seeds import DEMO_SEED
-from deploy.local.stack import DEFAULT_TARGET, AwsPathConfig, GcpPathConfig, Stack, new_run_dir
+from deploy.local.stack import DEFAULT_TARGET, LEDGER_AWS_CONFIG, GcpPathConfig, Stack, new_run_dir
 from runner_core.cli_app import typer_app
 
 DEFAULT_STATE_FILE = Path(".runner-core") / "local" / "state.json"
@@ -123,19 +124,24 @@ def up(
             encord = stack.encord_emulator(seed=seed)
         if aws:
             with console.status("AWS path: moto_server, SQS queues, Lambda RIE"):
-                aws_path = stack.aws_path(encord=encord, config=AwsPathConfig(target=target, delivery="process"))
+                aws_path = stack.aws_path(
+                    encord=encord, config=replace(LEDGER_AWS_CONFIG, target=target, delivery="process")
+                )
                 assert aws_path.queues is not None
                 paths["aws"] = {
                     "queue_url": aws_path.queues.queue_url,
                     "dlq_url": aws_path.queues.dlq_url,
                     "dispatch_url": aws_path.start_dispatcher(),
                     "AWS_ENDPOINT_URL": stack.moto_url,
+                    "RUNNER_LEDGER_TABLE": aws_path.ledger_table,
                     "log_prefix": aws_path.log_prefix,  # what `local report` and `local watch` read
                 }
         if gcp:
             try:
                 with console.status("GCP path: Pub/Sub emulator, topics, functions-framework"):
-                    config = GcpPathConfig(target=target, delivery="process", push_format=_push_format(gcp_delivery))
+                    config = GcpPathConfig(
+                        target=target, delivery="process", push_format=_push_format(gcp_delivery), ledger=True
+                    )
                     gcp_path = stack.gcp_path(encord=encord, config=config)
                     assert gcp_path.resources is not None
                     paths["gcp"] = {
@@ -145,6 +151,8 @@ def up(
                         "dead_letter_subscription": gcp_path.resources.dead_letter_subscription,
                         "dispatch_url": gcp_path.start_dispatcher(),
                         "PUBSUB_EMULATOR_HOST": emulator_host(stack.pubsub_url),
+                        "FIRESTORE_EMULATOR_HOST": stack.firestore_url.removeprefix("http://").rstrip("/"),
+                        "RUNNER_LEDGER_COLLECTION": gcp_path.function_env["RUNNER_LEDGER_COLLECTION"],
                         "log_prefix": gcp_path.log_prefix,
                     }
             except ComponentUnavailableError as exc:

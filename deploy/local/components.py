@@ -98,6 +98,55 @@ def pubsub_emulator(*, name: str = "pubsub-emulator") -> ProcessSpec:
     )
 
 
+# --- Firestore emulator ---------------------------------------------------------------------------------------
+
+
+def find_firestore_emulator_jar() -> Path:
+    """The Firestore emulator JAR of the preinstalled Debian package (or of the gcloud SDK)."""
+    configured = os.environ.get("FIRESTORE_EMULATOR_JAR")
+    candidates: list[Path] = [Path(configured)] if configured else []
+    if shutil.which("dpkg"):
+        listed = subprocess.run(
+            ["dpkg", "-L", "google-cloud-cli-firestore-emulator"], capture_output=True, text=True, check=False
+        )
+        candidates += [
+            Path(line) for line in listed.stdout.splitlines() if line.endswith("cloud-firestore-emulator.jar")
+        ]
+    candidates.append(Path("/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ComponentUnavailableError(
+        "the Firestore emulator JAR is not installed (Debian package google-cloud-cli-firestore-emulator, "
+        "or set FIRESTORE_EMULATOR_JAR)"
+    )
+
+
+def firestore_emulator_argv(port: int) -> list[str]:
+    """Started directly (own process group, stopped by PID); English messages whatever the machine's locale."""
+    jar, java = find_firestore_emulator_jar(), find_java()
+    return [
+        java,
+        "-Duser.language=en",
+        "-cp",
+        str(jar),
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+        "start",
+        f"--host={LOOPBACK}",
+        f"--port={port}",
+    ]
+
+
+def firestore_emulator(*, name: str = "firestore-emulator") -> ProcessSpec:
+    port = _port()
+    return ProcessSpec(
+        name=name,
+        argv=firestore_emulator_argv(port),
+        ready=http_ready(f"http://{LOOPBACK}:{port}/", expect_body="Ok"),
+        startup_timeout_s=60.0,
+    )
+
+
 # --- moto ------------------------------------------------------------------------------------------------------
 
 

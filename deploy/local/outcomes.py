@@ -98,6 +98,11 @@ class OutcomeSummary:
         return sum(self.moved_by_pathway.values())
 
     @property
+    def agent_runs(self) -> int:
+        """Agent runs that completed (each moved or held line is one run; a skipped duplicate ran nothing)."""
+        return self.moved + self.held
+
+    @property
     def moved_twice(self) -> list[str]:
         return sorted(task for task, count in self.moves_per_task.items() if count > 1)
 

@@ -65,7 +65,7 @@ def emulator_host(url: str) -> str:
 
 def clients(url: str) -> tuple[Any, Any]:
     """A (publisher, subscriber) pair bound to the emulator at `url`."""
-    from google.cloud import pubsub_v1
+    import google.cloud.pubsub_v1 as pubsub_v1
 
     with emulator_env(emulator_host(url)):
         return pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()

@@ -71,3 +71,14 @@ def write_seed(seed: dict[str, Any], path: Path) -> Path:
 def expected_stage(title: str) -> str:
     """Where the demo agent sends an image of the generated seed (or of the demo seed's bright/dark images)."""
     return "Annotate" if title.startswith("bright") else "Complete"
+
+
+def backlog_seed(
+    *, count: int, image: Path, project_hash: str = DEMO_PROJECT_HASH, page_size: int = 100
+) -> dict[str, Any]:
+    """The demo workflow with `count` tasks waiting at `pre-label`, all backed by one small image file (a big
+    backlog builds in seconds: nothing is generated per task). Titles are `bright-NNNNNN.png`."""
+    seed = image_project_seed(bright=1, dark=0, project_hash=project_hash)
+    seed["settings"]["page_size"] = page_size
+    seed["projects"][0]["data"] = [{"type": "image", "title": "bright-{i:06d}.png", "count": count, "path": str(image)}]
+    return seed

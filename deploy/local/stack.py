@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from deploy.local import components
+from deploy.local.dynamodb import create_ledger_table
 from deploy.local.errors import LocalStackError
 from deploy.local.processes import ManagedProcess, ProcessSpec, process_start_time
 from deploy.local.pubsub import (
@@ -100,6 +101,7 @@ class Stack:
         self._closers = contextlib.ExitStack()
         self._moto_url = moto_url
         self._pubsub_url = pubsub_url
+        self._firestore_url: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -148,6 +150,15 @@ class Stack:
             assert process.url is not None
             self._pubsub_url = process.url
         return self._pubsub_url
+
+    @property
+    def firestore_url(self) -> str:
+        """Google's Firestore emulator (started on first use), for the GCP path's task ledger."""
+        if self._firestore_url is None:
+            process = self.start(components.firestore_emulator())
+            assert process.url is not None
+            self._firestore_url = process.url
+        return self._firestore_url
 
     def aws_path(self, *, encord: EncordAccess, config: AwsPathConfig | None = None) -> AwsPath:
         path = AwsPath(stack=self, encord=encord, config=config or AwsPathConfig())
@@ -219,6 +230,13 @@ class AwsPathConfig:
     delivery: Literal["thread", "process"] = "thread"
     extra_env: Mapping[str, str] = field(default_factory=dict)
     name: str = "agent"
+    # A task ledger table on moto's DynamoDB (RUNNER_LEDGER_TABLE). Keep function_timeout_s plus the lease margin
+    # below visibility_timeout_s, as in production, or a slow batch's redelivery is retried until it dead-letters.
+    ledger: bool = False
+
+
+# With the ledger, as in production: the function timeout plus the lease margin (15 s) below the visibility timeout.
+LEDGER_AWS_CONFIG = AwsPathConfig(ledger=True, function_timeout_s=30, visibility_timeout_s=50)
 
 
 class AwsPath:
@@ -234,6 +252,7 @@ class AwsPath:
         self._dispatch_invoker: RieInvoker | None = None
         self.dead_letters: list[DeadLetter] = []
         self.log_prefix = "lambda-consume"
+        self.ledger_table: str | None = None
 
     @property
     def function_env(self) -> dict[str, str]:
@@ -246,6 +265,7 @@ class AwsPath:
                 **aws_env(self.stack.moto_url),
                 "RUNNER_QUEUE_URL": self.queues.queue_url,
                 "RUNNER_DLQ_URL": self.queues.dlq_url,
+                **({"RUNNER_LEDGER_TABLE": self.ledger_table} if self.ledger_table else {}),
                 **self.config.extra_env,
             },
         )
@@ -259,6 +279,9 @@ class AwsPath:
             visibility_timeout_s=config.visibility_timeout_s or 6 * config.function_timeout_s,
             max_receive_count=config.max_receive_count,
         )
+        if config.ledger:
+            queue_name = self.queues.queue_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".fifo")
+            self.ledger_table = create_ledger_table(self.stack.moto_url, name=f"{queue_name}-ledger")
         invokers: list[RieInvoker] = []
         for index in range(config.instances):
             process = self.stack.start(
@@ -381,6 +404,8 @@ class GcpPathConfig:
     delivery: Literal["thread", "process"] = "thread"
     extra_env: Mapping[str, str] = field(default_factory=dict)
     name: str = "agent"
+    # A task ledger collection on Google's Firestore emulator (RUNNER_LEDGER_COLLECTION).
+    ledger: bool = False
 
 
 class GcpPath:
@@ -411,9 +436,16 @@ class GcpPath:
                 "GOOGLE_CLOUD_PROJECT": self.resources.project,
                 "RUNNER_TOPIC": self.resources.topic,
                 "RUNNER_DEAD_LETTER_TOPIC": self.resources.dead_letter_topic,
+                **self._ledger_env(),
                 **self.config.extra_env,
             },
         )
+
+    def _ledger_env(self) -> dict[str, str]:
+        if not self.config.ledger:
+            return {}
+        host = self.stack.firestore_url.removeprefix("http://").rstrip("/")
+        return {"FIRESTORE_EMULATOR_HOST": host, "RUNNER_LEDGER_COLLECTION": f"{self.config.name}-ledger"}
 
     def start(self) -> GcpPath:
         config = self.config

@@ -24,6 +24,7 @@ from deploy.local.errors import LocalStackError
 from deploy.local.outcomes import OutcomeSummary, read_outcomes, read_rejections, summarise
 from deploy.local.pubsub import DeliveryMode
 from deploy.local.stack import (
+    LEDGER_AWS_CONFIG,
     AwsPath,
     AwsPathConfig,
     DeadLetter,
@@ -109,12 +110,14 @@ def start_path(
     gcp_concurrency: int | None = None,
     gcp_push_format: DeliveryMode = "push",
     pythonpath: Sequence[Path] = (),
+    ledger: bool = False,
 ) -> PathRun:
     """Start a fresh Encord emulator for `seed` and the `cloud` path ("aws" or "gcp") running `target`.
 
     `pythonpath` adds folders the functions import from (e.g. a test's own agent module). `gcp_push_format`
     "push" (default, what the Terraform module deploys) serves `functions.gcp.consume_http` and delivers raw push
-    bodies; "cloudevent" serves `functions.gcp.consume` and delivers Eventarc CloudEvents.
+    bodies; "cloudevent" serves `functions.gcp.consume` and delivers Eventarc CloudEvents. `ledger` gives the
+    path its task ledger (DynamoDB on moto / the Firestore emulator) with production's lease-vs-visibility rule.
     """
     if cloud not in ("aws", "gcp"):
         raise ValueError(f"unknown cloud path {cloud!r}")
@@ -129,9 +132,13 @@ def start_path(
                 target=target,
                 fifo=fifo,
                 instances=instances,
-                visibility_timeout_s=visibility_timeout_s,
+                visibility_timeout_s=max(visibility_timeout_s or 0, LEDGER_AWS_CONFIG.visibility_timeout_s or 0)
+                if ledger
+                else visibility_timeout_s,
                 max_receive_count=max_attempts,
                 extra_env=env,
+                ledger=ledger,
+                function_timeout_s=(LEDGER_AWS_CONFIG if ledger else AwsPathConfig()).function_timeout_s,
             ),
         )
     else:
@@ -143,6 +150,7 @@ def start_path(
                 max_delivery_attempts=max(5, max_attempts),
                 extra_env=env,
                 push_format=gcp_push_format,
+                ledger=ledger,
             ),
         )
     control = EmulatorControl(encord.url)

@@ -18,6 +18,7 @@ class PublishReport:
     tasks: int = 0
     failed: int = 0
     errors: tuple[str, ...] = field(default=())
+    unsent: tuple[int, ...] = field(default=())  # indexes of the messages (as passed) that were not sent
 
 
 class Publisher(Protocol):

@@ -38,7 +38,7 @@ def publisher_client() -> Any:
     global _client
     with _client_lock:
         if _client is None:
-            from google.cloud import pubsub_v1  # imported on first publish only: it is the slowest import here
+            import google.cloud.pubsub_v1 as pubsub_v1  # on first publish only: the slowest import here
 
             _client = pubsub_v1.PublisherClient(
                 batch_settings=pubsub_v1.types.BatchSettings(max_messages=100, max_bytes=9_000_000, max_latency=0.05),
@@ -114,7 +114,8 @@ class PubSubPublisher:
         ]
         published = tasks = 0
         errors: list[str] = []
-        for message, future in futures:
+        unsent: list[int] = []
+        for index, (message, future) in enumerate(futures):
             try:
                 future.result(timeout=self.timeout_s)
             except Exception as exc:  # reported per message; the rest of the batch still counts
@@ -122,10 +123,17 @@ class PubSubPublisher:
                 if message.ordering_key:
                     # A failed ordered publish pauses its key until resumed.
                     client.resume_publish(self.topic, message.ordering_key)
+                unsent.append(index)
                 continue
             published += 1
             tasks += message.task_count
-        return PublishReport(published=published, tasks=tasks, failed=len(messages) - published, errors=tuple(errors))
+        return PublishReport(
+            published=published,
+            tasks=tasks,
+            failed=len(messages) - published,
+            errors=tuple(errors),
+            unsent=tuple(unsent),
+        )
 
 
 def publish_dead_letter(topic: str, letter: DeadLetter, *, original_attributes: Mapping[str, str]) -> str:

@@ -126,7 +126,9 @@ class SqsPublisher:
     def publish(self, messages: Sequence[OutboundMessage]) -> PublishReport:
         if not messages:
             return PublishReport()
-        client = self.client if self.client is not None else sqs_client()
+        if self.client is None:  # kept: the producer publishes page after page, and a client costs ~0.1-1 s
+            self.client = sqs_client()
+        client = self.client
         entries = [self._entry(index, message) for index, message in enumerate(messages)]
         sent, errors = send_entries(client, self.queue_url, entries)
         return PublishReport(
@@ -134,6 +136,7 @@ class SqsPublisher:
             tasks=sum(messages[int(index)].task_count for index in sent),
             failed=len(messages) - len(sent),
             errors=tuple(errors),
+            unsent=tuple(index for index in range(len(messages)) if str(index) not in sent),
         )
 
 

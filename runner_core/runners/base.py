@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from encord.user_client import EncordUserClient
     from encord.workflow.stages.agent import AgentStage
 
+    from runner_core.ledger import Ledger
     from runner_core.media.settings import MediaSettings
     from runner_core.models import LabelRowInitialiseLabelsArgs, LabelRowMetadataIncludeArgs
     from runner_core.outcomes import TaskOutcome
@@ -50,6 +51,9 @@ class RunnerBase:
         self._resolver_instance: ProjectResolver | None = None
         self._inflight: set[UUID] = set()
         self._inflight_lock = threading.Lock()
+        self.ledger: Ledger | None = None
+        """The task ledger batches claim in and settle to (`runner_core.ledger`); None: no cross-process
+        de-duplication (a task delivered twice to two processes can run twice)."""
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         """Replace dependency callables (as FastAPI's `dependency_overrides`), e.g. with fakes in tests."""
 
@@ -208,6 +212,7 @@ class RunnerBase:
                 media=self.media_settings,
                 overrides=self.dependency_overrides or None,
                 refresh_stage=lambda: self._resolver.refresh(project.project_hash).stage(agent.identity),
+                ledger=self.ledger,
             )
         except Exception as exc:
             logger.warning("cannot run stage %s: %s", agent.identity, short_reason(exc), exc_info=exc)

@@ -1,8 +1,9 @@
 """The batch pipeline: one pass over N tasks of one (project, stage) for one agent.
 
-re-fetch tasks -> label-row metadata -> label initialisation -> storage items -> solve + run agents -> validate
-pathways -> save labels and priorities -> proceed. Every step works on the whole batch with a constant number of
-Encord requests, and records failures per task, so one task never costs another its labels or its move.
+re-fetch tasks (-> ledger claims) -> label-row metadata -> label initialisation -> storage items -> solve + run agents
+-> validate pathways -> save labels and priorities -> proceed (-> settle the claims). Every step works on the whole
+batch with a constant number of Encord requests, and records failures per task, so one task never costs another its
+labels or its move.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from runner_core.context import BatchScope
 from runner_core.di import Requirement, effective_requirements
 from runner_core.errors import DeadlineExceededError
 from runner_core.outcomes import TaskOutcome
-from runner_core.runners import complete, fetch
+from runner_core.runners import claims, complete, fetch
 from runner_core.runners.execute import run_coroutine, solve_and_call_agents, too_late_to_start
 from runner_core.runners.parallel import run_parallel
 from runner_core.runners.request_count import count_requests
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from encord.workflow.stages.agent import AgentPathway
 
     from runner_core.di import Overrides
+    from runner_core.ledger import Ledger
     from runner_core.media.settings import MediaSettings
     from runner_core.runners.agent import RunnerAgent
     from runner_core.runners.project import ResolvedProject, ResolvedStage
@@ -45,6 +47,8 @@ class BatchContext:
     overrides: Overrides | None = None
     # The stage as the workflow is now (bypassing the per-process cache; rate-limited), for unknown pathways.
     refresh_stage: Callable[[], ResolvedStage] | None = None
+    # The task ledger: claim after the re-fetch, settle after completion (None: no cross-process de-duplication).
+    ledger: Ledger | None = None
 
 
 def run_batch(ctx: BatchContext, items: Sequence[WorkItem], *, deadline: float | None = None) -> list[TaskOutcome]:
@@ -58,10 +62,13 @@ def run_batch(ctx: BatchContext, items: Sequence[WorkItem], *, deadline: float |
             for state in states:
                 state.fail(exc)
     requests = counter.count if counter is not None else None
-    return [
+    outcomes = [
         from_state(state, project_hash=ctx.project.project_hash, stage_uuid=ctx.stage.uuid, encord_requests=requests)
         for state in states
     ]
+    if ctx.ledger is not None:
+        claims.settle_tasks(ctx.ledger, states, outcomes)
+    return outcomes
 
 
 def _run_steps(ctx: BatchContext, states: list[TaskState], deadline: float | None) -> None:
@@ -78,9 +85,22 @@ def _run_steps(ctx: BatchContext, states: list[TaskState], deadline: float | Non
 
     needs_metadata = needs_row or needs_item or agent.will_set_priority
     include, init = agent.label_row_metadata_include_args, agent.label_row_initialise_labels_args
-    # Round trip 1: the tasks and their label rows (independent lookups by data hash).
+    ledger = ctx.ledger
+
+    def refetch_and_claim() -> None:
+        fetch.refetch_tasks(ctx.stage.stage, states)
+        if ledger is not None:
+            claims.claim_tasks(
+                ledger,
+                project_hash=ctx.project.project_hash,
+                stage_uuid=ctx.stage.uuid,
+                states=states,
+                deadline=deadline,
+            )
+
+    # Round trip 1: the tasks (then their ledger claims) and their label rows (independent lookups by data hash).
     run_parallel(
-        lambda: fetch.refetch_tasks(ctx.stage.stage, states),
+        refetch_and_claim,
         (lambda: fetch.fetch_label_rows(project, states, include)) if needs_metadata else None,
     )
     # Round trip 2: labels and storage items (both need the rows, not each other).

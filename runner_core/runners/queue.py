@@ -17,6 +17,7 @@ from runner_core.runners.base import RunnerBase
 if TYPE_CHECKING:
     from encord.user_client import EncordUserClient
 
+    from runner_core.ledger import Ledger
     from runner_core.messages import DecodedMessage
     from runner_core.models import LabelRowInitialiseLabelsArgs, LabelRowMetadataIncludeArgs, TaskCompletionResult
     from runner_core.runners.agent import RunnerAgent
@@ -58,10 +59,13 @@ class QueueRunner(RunnerBase):
     ```
     """
 
-    def __init__(self, project_hash: str | UUID, *, user_client: EncordUserClient | None = None) -> None:
+    def __init__(
+        self, project_hash: str | UUID, *, user_client: EncordUserClient | None = None, ledger: Ledger | None = None
+    ) -> None:
         if project_hash is None:
             raise ConfigurationError("QueueRunner needs a project_hash")
         super().__init__(project_hash, user_client=user_client)
+        self.ledger = ledger
 
     @property
     def project_hash(self) -> str:
@@ -165,7 +169,9 @@ class QueueRunner(RunnerBase):
                 continue
             _, slots = groups.setdefault(id(agent), (agent, []))
             for t_index, ref in enumerate(decoded.tasks):
-                item = WorkItem(ref=ref, attempt=message.attempt, max_attempts=message.max_attempts)
+                item = WorkItem(
+                    ref=ref, attempt=message.attempt, max_attempts=message.max_attempts, delivery=message.message_id
+                )
                 slots.append(_Slot(m_index, t_index, item))
 
         for agent, slots in groups.values():

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from encord.storage import StorageItem
     from encord.workflow.stages.agent import AgentPathway, AgentTask
 
+    from runner_core.ledger import Claim
     from runner_core.messages import TaskRef
 
 
@@ -26,6 +27,7 @@ class WorkItem:
     task: AgentTask | None = None
     attempt: int = 1
     max_attempts: int | None = None
+    delivery: str | None = None  # the transport's message id: who holds the task's ledger claim
 
     def __post_init__(self) -> None:
         if self.ref is None and self.task is None:
@@ -71,6 +73,7 @@ class TaskState:
     outcome: Outcome | None = None  # set when the task ends early (skipped) or is final
     note: str | None = None  # why a task was skipped
     routed_to_failure_pathway: bool = False
+    claim: Claim | None = None  # the task's ledger claim, when the runner has a ledger and this delivery runs it
     started: float = field(default_factory=time.monotonic)
     # Two fetch steps run side by side and may both end the task (skip vs fail): the first one wins.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

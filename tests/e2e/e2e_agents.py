@@ -1,4 +1,5 @@
 """The demo agent plus one planted fault: an image titled `unknown-pathway*` gets a pathway the stage lacks.
+`E2E_AGENT_SECONDS` makes every run take that long (a slow model).
 
 Loaded by the functions as RUNNER_TARGET=e2e_agents:runner (tests/e2e is on their PYTHONPATH).
 """
@@ -6,6 +7,7 @@ Loaded by the functions as RUNNER_TARGET=e2e_agents:runner (tests/e2e is on thei
 from __future__ import annotations
 
 import os
+import time
 from typing import Annotated
 
 import numpy as np
@@ -26,6 +28,7 @@ def pre_label(
     label_row: LabelRowV2,
     frame: Annotated[NDArray[np.uint8], Depends(dep_single_frame)],
 ) -> TaskAgentReturnStruct:
+    time.sleep(float(os.environ.get("E2E_AGENT_SECONDS", "0")))  # a model's inference time, when a test asks
     if (label_row.data_title or "").startswith(UNKNOWN_PATHWAY_TITLE):
         return TaskAgentReturnStruct(pathway="no-such-pathway")
     answer = brightness_label(frame)

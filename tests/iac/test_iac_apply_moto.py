@@ -70,6 +70,13 @@ def test_apply_and_destroy_the_aws_example_against_moto(
     secrets = boto3.client("secretsmanager", endpoint_url=moto_url, region_name=REGION)
     secret = secrets.describe_secret(SecretId=outputs["ssh_key_secret_arn"]["value"])
     assert not secret.get("VersionIdsToStages"), "the module must not put a secret value"
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, region_name=REGION)
+    table_name = outputs["ledger_table_name"]["value"]
+    table = dynamodb.describe_table(TableName=table_name)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl = dynamodb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+    assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at", "ENABLED")
 
     # The same stack switched to a container image: both functions are replaced by image functions whose CMD is
     # their handler, and nothing is uploaded any more.

@@ -184,7 +184,11 @@ def test_gcp_runtime_accounts_get_only_their_roles(gcp: TfModule) -> None:
         "roles/pubsub.publisher",
     }
     assert roles["${google_service_account.invoker[0].member}"] == {"roles/run.invoker"}
-    assert not any("project_iam" in kind for kind, _ in gcp.resources), "no project-wide grants"
+    # The one project-level grant: Firestore's role for the task ledger, narrowed by a condition to its database.
+    project_grants = {name: body for (kind, name), body in gcp.resources.items() if "project_iam" in kind}
+    assert set(project_grants) == {"ledger_user"}, "no other project-wide grants"
+    assert project_grants["ledger_user"]["role"] == "roles/datastore.user"
+    assert "/databases/(default)" in str(gcp.block(project_grants["ledger_user"], "condition")["expression"])
 
 
 # ---------------------------------------------------------------- helpers

@@ -18,6 +18,7 @@ provider "aws" {
     content {
       cloudwatch     = endpoints.value
       cloudwatchlogs = endpoints.value
+      dynamodb       = endpoints.value
       events         = endpoints.value
       iam            = endpoints.value
       lambda         = endpoints.value

@@ -28,6 +28,11 @@ output "producer_function_name" {
   value       = module.agent.producer_function_name
 }
 
+output "ledger_table_name" {
+  description = "The task ledger's DynamoDB table (RUNNER_LEDGER_TABLE of both functions)."
+  value       = module.agent.ledger_table_name
+}
+
 output "consumer_function_name" {
   description = "The consumer function (its logs: /aws/lambda/<name>)."
   value       = module.agent.consumer_function_name

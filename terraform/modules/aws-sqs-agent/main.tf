@@ -15,7 +15,7 @@ locals {
     ENCORD_DOMAIN             = var.encord_domain
     ENCORD_SSH_KEY_SECRET_ARN = try(aws_secretsmanager_secret.ssh_key[0].arn, "")
     RUNNER_MAX_ATTEMPTS       = tostring(var.max_receive_count)
-  })
+  }, local.ledger_environment)
 }
 
 ################################################################################

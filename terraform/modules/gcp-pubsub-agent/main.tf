@@ -16,7 +16,7 @@ locals {
     ENCORD_DOMAIN       = var.encord_domain
     ENCORD_SSH_KEY_FILE = "${local.ssh_key_mount_path}/${local.ssh_key_file_name}"
     RUNNER_MAX_ATTEMPTS = tostring(var.max_delivery_attempts)
-  })
+  }, local.ledger_environment)
 
   push_endpoint = coalesce(var.push_endpoint, try(google_cloudfunctions2_function.consumer[0].service_config[0].uri, null))
 }

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from deploy.local.components import find_java, find_pubsub_emulator_jar
+from deploy.local.components import find_java, find_pubsub_emulator_jar, firestore_emulator_argv
 from deploy.local.errors import ComponentUnavailableError
 from deploy.local.processes import free_port
 from encord_emulator.testing import DEMO_SEED, RunningEmulator, run_emulator
@@ -18,7 +18,7 @@ from functions import target
 from functions.publishers import pubsub as pubsub_publisher
 from functions.webhook import replay_guard
 from runner_core.client import clear_client_cache
-from tests.integration.functions.fn_harness import Moto, PubSubEmulator, stop_process_group
+from tests.integration.functions.fn_harness import FirestoreEmulator, Moto, PubSubEmulator, stop_process_group
 
 TARGET = "tests.integration.functions.fn_agents:runner"  # fn_agents.TARGET; imported lazily below
 DUMMY_AWS = {
@@ -115,3 +115,39 @@ def pubsub(pubsub_server: PubSubEmulator, monkeypatch: pytest.MonkeyPatch) -> It
     pubsub_publisher.reset_client()
     yield pubsub_server
     pubsub_publisher.reset_client()
+
+
+@pytest.fixture(scope="session")
+def firestore_server() -> Iterator[FirestoreEmulator]:
+    """Google's Firestore emulator (Java), in its own process group, stopped by PID."""
+    port = free_port()
+    try:
+        argv = firestore_emulator_argv(port)
+    except ComponentUnavailableError as exc:
+        pytest.skip(f"Firestore emulator not available: {exc}")
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/", expect="Ok", timeout_s=60)
+        yield FirestoreEmulator(host=f"127.0.0.1:{port}")
+    finally:
+        stop_process_group(process, timeout_s=10)
+
+
+@pytest.fixture
+def firestore(firestore_server: FirestoreEmulator, monkeypatch: pytest.MonkeyPatch) -> FirestoreEmulator:
+    """The emulator, the client pointed at it, a fresh project id (the emulator keeps data per project)."""
+    from functions import ledgers
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_server.host)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", firestore_server.new_project())
+    ledgers.clear_cache()
+    return firestore_server
+
+
+@pytest.fixture
+def ledger_table(moto: Moto) -> str:
+    """A DynamoDB table of the ledger's contract (string key `pk`) on moto, TTL on `expires_at`."""
+    from functions import ledgers
+
+    ledgers.clear_cache()
+    return moto.create_ledger_table()

@@ -148,6 +148,27 @@ class Moto:
     def reset(self) -> None:
         requests.post(f"{self.url}/moto-api/reset", timeout=5).raise_for_status()
 
+    def create_ledger_table(self, name: str = "runner-ledger") -> str:
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+        return name
+
+
+@dataclass
+class FirestoreEmulator:
+    host: str
+
+    def new_project(self) -> str:
+        return f"ledger-test-{uuid.uuid4().hex[:10]}"
+
 
 @dataclass
 class PubSubEmulator:

@@ -51,7 +51,7 @@ class _Topics:
     """Topics and pull subscriptions on the Pub/Sub emulator, in a fresh project."""
 
     def __init__(self, emulator: PubSubEmulator) -> None:
-        from google.cloud import pubsub_v1
+        import google.cloud.pubsub_v1 as pubsub_v1
 
         self.project = emulator.new_project()
         self.publisher = pubsub_v1.PublisherClient()
