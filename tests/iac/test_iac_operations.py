@@ -57,27 +57,33 @@ def test_gcp_consumer_error_alert_counts_5xx_of_the_consumer(gcp: TfModule) -> N
 
 
 def test_gcp_log_metrics_have_the_right_kinds_and_labels(gcp: TfModule) -> None:
-    metrics = {name: body for (kind, name), body in gcp.resources.items() if kind == "google_logging_metric"}
-    for name, body in metrics.items():
-        assert body["count"] == "${local.create_log_metrics ? 1 : 0}", name
-        assert body["filter"].startswith("${local.consumer_log_filter} AND "), name
-        descriptor = gcp.block(body, "metric_descriptor")
-        assert descriptor["metric_kind"] == "DELTA", name
-        declared = {label["key"] for label in descriptor.get("labels", [])}
-        assert declared == set(body.get("label_extractors", {})), f"{name}: labels and extractors differ"
-        if descriptor["value_type"] == "DISTRIBUTION":
-            assert body["value_extractor"].startswith("EXTRACT(jsonPayload."), name
-            assert body.get("bucket_options"), name
-        else:
-            assert descriptor["value_type"] == "INT64", name
-            assert "value_extractor" not in body, name
-    outcomes = metrics["task_outcomes"]
-    assert outcomes["label_extractors"]["kind"] == "EXTRACT(jsonPayload.kind)"
-    assert gcp.block(metrics["agent_duration"], "metric_descriptor")["unit"] == "ms"
+    # One resource serves every metric (for_each over local.log_metrics): its template, then each entry.
+    body = gcp.resource("google_logging_metric", "consumer")
+    assert "if local.create_log_metrics" in body["for_each"]
+    assert body["filter"] == "${local.consumer_log_filter} AND ${each.value.match}"
+    descriptor = gcp.block(body, "metric_descriptor")
+    assert descriptor["metric_kind"] == "DELTA"
+    assert descriptor["value_type"] == '${each.value.buckets == null ? "INT64" : "DISTRIBUTION"}'
+    # Declared labels and their extractors come from the same entry, so they cannot differ.
+    assert gcp.block(descriptor, "dynamic")["labels"]["for_each"] == "${each.value.labels}"
+    assert "for key, label in each.value.labels" in body["label_extractors"]
+    assert "EXTRACT(jsonPayload.${each.value.value_field})" in body["value_extractor"]
+    assert (
+        gcp.block(body, "dynamic")["bucket_options"]["for_each"]
+        == "${each.value.buckets == null ? [] : [each.value.buckets]}"
+    )
+    metrics = gcp.locals["log_metrics"]
+    for name, metric in metrics.items():
+        assert set(metric) == {"description", "match", "unit", "labels", "value_field", "buckets"}, name
+        # A distribution has a value and buckets; a count has neither.
+        assert (metric["value_field"] is None) == (metric["buckets"] is None), name
+        assert all(label["field"] and label["description"] for label in metric["labels"].values()), name
+    assert metrics["task_outcomes"]["labels"]["kind"]["field"] == "kind"
+    assert metrics["agent_duration"]["unit"] == "ms"
 
 
 def test_gcp_dashboard_charts_only_metrics_the_module_defines(gcp: TfModule) -> None:
-    defined = {name for (kind, name) in gcp.resources if kind == "google_logging_metric"}
+    defined = set(gcp.locals["log_metrics"])
     charts = gcp.locals["dashboard_charts"]
     charted = {m for chart in charts for m in re.findall(r"user_metric_filter, \"(\w+)\"", chart["filter"])}
     assert charted

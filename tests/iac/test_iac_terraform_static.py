@@ -61,7 +61,9 @@ def test_modules_follow_the_create_flag_convention(folder: str) -> None:
     module = load_module(TERRAFORM_DIR / folder)
     assert module.variables["create"]["default"] is True
     for (kind, name), body in module.resources.items():
-        assert "local.create" in str(body.get("count", "")), f"{kind}.{name} ignores the create flag"
+        # count, or for_each for a resource that serves several entries (its map is empty when not created).
+        gate = body.get("count", body.get("for_each", ""))
+        assert "local.create" in str(gate), f"{kind}.{name} ignores the create flag"
 
 
 def test_environment_variables_are_documented_or_read_by_the_code(aws: TfModule, gcp: TfModule) -> None:

@@ -112,39 +112,35 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message_age" {
   tags = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "consumer_errors" {
-  count = local.create_alarms ? 1 : 0
-
-  alarm_name          = "${var.name}-consumer-errors"
-  alarm_description   = "The consumer ${local.consumer_name} failed whole invocations (crash, timeout, cannot start): its batches are retried and end in the DLQ if it persists. Check its logs."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = local.consumer_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.consumer_errors_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.ok_actions
-
-  tags = var.tags
+# The consumer's Lambda metrics alarm alike (a sum over 5 minutes above a threshold): one resource, an entry each.
+locals {
+  consumer_alarms = {
+    errors = {
+      metric_name = "Errors"
+      description = "The consumer ${local.consumer_name} failed whole invocations (crash, timeout, cannot start): its batches are retried and end in the DLQ if it persists. Check its logs."
+      threshold   = var.consumer_errors_threshold
+    }
+    throttles = {
+      metric_name = "Throttles"
+      description = "The consumer ${local.consumer_name} was throttled: its concurrency (reserved or account) is exhausted, so messages wait. Raise the limit or the batch size."
+      threshold   = var.consumer_throttles_threshold
+    }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "consumer_throttles" {
-  count = local.create_alarms ? 1 : 0
+resource "aws_cloudwatch_metric_alarm" "consumer" {
+  for_each = local.create_alarms ? local.consumer_alarms : {}
 
-  alarm_name          = "${var.name}-consumer-throttles"
-  alarm_description   = "The consumer ${local.consumer_name} was throttled: its concurrency (reserved or account) is exhausted, so messages wait. Raise the limit or the batch size."
+  alarm_name          = "${var.name}-consumer-${each.key}"
+  alarm_description   = each.value.description
   namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
+  metric_name         = each.value.metric_name
   dimensions          = { FunctionName = local.consumer_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
-  threshold           = var.consumer_throttles_threshold
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.ok_actions
@@ -162,7 +158,7 @@ output "alarm_arns" {
   value = {
     dead_letter_queue_not_empty = try(aws_cloudwatch_metric_alarm.dlq[0].arn, null)
     oldest_message_age          = try(aws_cloudwatch_metric_alarm.oldest_message_age[0].arn, null)
-    consumer_errors             = try(aws_cloudwatch_metric_alarm.consumer_errors[0].arn, null)
-    consumer_throttles          = try(aws_cloudwatch_metric_alarm.consumer_throttles[0].arn, null)
+    consumer_errors             = try(aws_cloudwatch_metric_alarm.consumer["errors"].arn, null)
+    consumer_throttles          = try(aws_cloudwatch_metric_alarm.consumer["throttles"].arn, null)
   }
 }

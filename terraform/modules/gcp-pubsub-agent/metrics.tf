@@ -17,190 +17,115 @@ locals {
   consumer_log_filter = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${var.name}-consumer\""
   # Metric names may hold "/": the module's metrics group under its name in Metrics Explorer.
   log_metric_prefix = "${var.name}/"
+
+  # One entry a metric, keyed by its name under the prefix. match: what narrows the consumer's lines;
+  # labels: label => the jsonPayload field it is extracted from; value_field and buckets: set for a distribution
+  # (a metric without them counts lines).
+  log_metrics = {
+    task_outcomes = {
+      description = "Task outcomes of ${var.name}: kind is moved, held, skipped_duplicate, skipped_not_at_stage, failed_retryable or failed_permanent."
+      match       = "jsonPayload.event = \"task_outcome\""
+      unit        = "1"
+      labels = {
+        project = { field = "project_hash", description = "Encord project hash." }
+        stage   = { field = "stage_uuid", description = "Agent stage uuid." }
+        kind    = { field = "kind", description = "Outcome kind." }
+        pathway = { field = "pathway", description = "Pathway a moved task followed." }
+      }
+      value_field = null
+      buckets     = null
+    }
+    agent_duration = {
+      description = "Time from fetch to proceed of each task that ran its agent (skipped tasks excluded), in ms."
+      match       = "jsonPayload.event = \"task_outcome\" AND jsonPayload.outcome != \"skipped\""
+      unit        = "ms"
+      labels = {
+        project = { field = "project_hash", description = "Encord project hash." }
+        stage   = { field = "stage_uuid", description = "Agent stage uuid." }
+      }
+      value_field = "duration_ms"
+      buckets     = { num_finite_buckets = 40, growth_factor = 1.5, scale = 10 }
+    }
+    encord_requests = {
+      description = "Encord API requests of the batch each task ran in (one task per message by default: the message's requests)."
+      match       = "jsonPayload.event = \"task_outcome\" AND jsonPayload.encord_requests >= 0"
+      unit        = "1"
+      labels = {
+        project = { field = "project_hash", description = "Encord project hash." }
+        stage   = { field = "stage_uuid", description = "Agent stage uuid." }
+      }
+      value_field = "encord_requests"
+      buckets     = { num_finite_buckets = 20, growth_factor = 2, scale = 1 }
+    }
+    dead_lettered = {
+      description = "Messages the consumer published to the dead-letter topic (permanent failures, last attempts)."
+      match       = "jsonPayload.event = \"dead_lettered\""
+      unit        = "1"
+      labels = {
+        project = { field = "project_hash", description = "Encord project hash (unknown for an undecodable message)." }
+        stage   = { field = "stage_uuid", description = "Agent stage uuid (unknown for an undecodable message)." }
+      }
+      value_field = null
+      buckets     = null
+    }
+    messages_rejected = {
+      description = "Messages with nothing decodable in them (malformed, oversized, unsupported version)."
+      match       = "jsonPayload.event = \"message_rejected\""
+      unit        = "1"
+      labels      = {}
+      value_field = null
+      buckets     = null
+    }
+    cold_starts = {
+      description = "Consumer instances started (one line per instance, on its first message)."
+      match       = "jsonPayload.event = \"cold_start\""
+      unit        = "1"
+      labels      = {}
+      value_field = null
+      buckets     = null
+    }
+  }
 }
 
-resource "google_logging_metric" "task_outcomes" {
-  count = local.create_log_metrics ? 1 : 0
+resource "google_logging_metric" "consumer" {
+  # A for, not a conditional: the entries differ in type (their labels), which a conditional cannot unify.
+  for_each = { for name, metric in local.log_metrics : name => metric if local.create_log_metrics }
 
   project     = var.project_id
-  name        = "${local.log_metric_prefix}task_outcomes"
-  description = "Task outcomes of ${var.name}: kind is moved, held, skipped_duplicate, skipped_not_at_stage, failed_retryable or failed_permanent."
-  filter      = "${local.consumer_log_filter} AND jsonPayload.event = \"task_outcome\""
+  name        = "${local.log_metric_prefix}${each.key}"
+  description = each.value.description
+  filter      = "${local.consumer_log_filter} AND ${each.value.match}"
+
+  value_extractor = each.value.value_field == null ? null : "EXTRACT(jsonPayload.${each.value.value_field})"
 
   metric_descriptor {
     metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
+    value_type  = each.value.buckets == null ? "INT64" : "DISTRIBUTION"
+    unit        = each.value.unit
 
-    labels {
-      key         = "project"
-      value_type  = "STRING"
-      description = "Encord project hash."
-    }
-    labels {
-      key         = "stage"
-      value_type  = "STRING"
-      description = "Agent stage uuid."
-    }
-    labels {
-      key         = "kind"
-      value_type  = "STRING"
-      description = "Outcome kind."
-    }
-    labels {
-      key         = "pathway"
-      value_type  = "STRING"
-      description = "Pathway a moved task followed."
+    dynamic "labels" {
+      for_each = each.value.labels
+      content {
+        key         = labels.key
+        value_type  = "STRING"
+        description = labels.value.description
+      }
     }
   }
 
-  label_extractors = {
-    project = "EXTRACT(jsonPayload.project_hash)"
-    stage   = "EXTRACT(jsonPayload.stage_uuid)"
-    kind    = "EXTRACT(jsonPayload.kind)"
-    pathway = "EXTRACT(jsonPayload.pathway)"
-  }
-}
-
-resource "google_logging_metric" "agent_duration" {
-  count = local.create_log_metrics ? 1 : 0
-
-  project     = var.project_id
-  name        = "${local.log_metric_prefix}agent_duration"
-  description = "Time from fetch to proceed of each task that ran its agent (skipped tasks excluded), in ms."
-  filter      = "${local.consumer_log_filter} AND jsonPayload.event = \"task_outcome\" AND jsonPayload.outcome != \"skipped\""
-
-  value_extractor = "EXTRACT(jsonPayload.duration_ms)"
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "DISTRIBUTION"
-    unit        = "ms"
-
-    labels {
-      key         = "project"
-      value_type  = "STRING"
-      description = "Encord project hash."
-    }
-    labels {
-      key         = "stage"
-      value_type  = "STRING"
-      description = "Agent stage uuid."
-    }
+  label_extractors = length(each.value.labels) == 0 ? null : {
+    for key, label in each.value.labels : key => "EXTRACT(jsonPayload.${label.field})"
   }
 
-  label_extractors = {
-    project = "EXTRACT(jsonPayload.project_hash)"
-    stage   = "EXTRACT(jsonPayload.stage_uuid)"
-  }
-
-  bucket_options {
-    exponential_buckets {
-      num_finite_buckets = 40
-      growth_factor      = 1.5
-      scale              = 10
+  dynamic "bucket_options" {
+    for_each = each.value.buckets == null ? [] : [each.value.buckets]
+    content {
+      exponential_buckets {
+        num_finite_buckets = bucket_options.value.num_finite_buckets
+        growth_factor      = bucket_options.value.growth_factor
+        scale              = bucket_options.value.scale
+      }
     }
   }
 }
 
-resource "google_logging_metric" "encord_requests" {
-  count = local.create_log_metrics ? 1 : 0
-
-  project     = var.project_id
-  name        = "${local.log_metric_prefix}encord_requests"
-  description = "Encord API requests of the batch each task ran in (one task per message by default: the message's requests)."
-  filter      = "${local.consumer_log_filter} AND jsonPayload.event = \"task_outcome\" AND jsonPayload.encord_requests >= 0"
-
-  value_extractor = "EXTRACT(jsonPayload.encord_requests)"
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "DISTRIBUTION"
-    unit        = "1"
-
-    labels {
-      key         = "project"
-      value_type  = "STRING"
-      description = "Encord project hash."
-    }
-    labels {
-      key         = "stage"
-      value_type  = "STRING"
-      description = "Agent stage uuid."
-    }
-  }
-
-  label_extractors = {
-    project = "EXTRACT(jsonPayload.project_hash)"
-    stage   = "EXTRACT(jsonPayload.stage_uuid)"
-  }
-
-  bucket_options {
-    exponential_buckets {
-      num_finite_buckets = 20
-      growth_factor      = 2
-      scale              = 1
-    }
-  }
-}
-
-resource "google_logging_metric" "dead_lettered" {
-  count = local.create_log_metrics ? 1 : 0
-
-  project     = var.project_id
-  name        = "${local.log_metric_prefix}dead_lettered"
-  description = "Messages the consumer published to the dead-letter topic (permanent failures, last attempts)."
-  filter      = "${local.consumer_log_filter} AND jsonPayload.event = \"dead_lettered\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-
-    labels {
-      key         = "project"
-      value_type  = "STRING"
-      description = "Encord project hash (unknown for an undecodable message)."
-    }
-    labels {
-      key         = "stage"
-      value_type  = "STRING"
-      description = "Agent stage uuid (unknown for an undecodable message)."
-    }
-  }
-
-  label_extractors = {
-    project = "EXTRACT(jsonPayload.project_hash)"
-    stage   = "EXTRACT(jsonPayload.stage_uuid)"
-  }
-}
-
-resource "google_logging_metric" "messages_rejected" {
-  count = local.create_log_metrics ? 1 : 0
-
-  project     = var.project_id
-  name        = "${local.log_metric_prefix}messages_rejected"
-  description = "Messages with nothing decodable in them (malformed, oversized, unsupported version)."
-  filter      = "${local.consumer_log_filter} AND jsonPayload.event = \"message_rejected\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-  }
-}
-
-resource "google_logging_metric" "cold_starts" {
-  count = local.create_log_metrics ? 1 : 0
-
-  project     = var.project_id
-  name        = "${local.log_metric_prefix}cold_starts"
-  description = "Consumer instances started (one line per instance, on its first message)."
-  filter      = "${local.consumer_log_filter} AND jsonPayload.event = \"cold_start\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-  }
-}

@@ -17,7 +17,7 @@ from functions import aws, structured_logs, target
 from functions._metrics import METRIC_OF_KIND
 from runner_core import QueueRunner
 from runner_core.producer import OutboundMessage, build_messages
-from tests.iac.iac_tools import TERRAFORM_DIR, load_module
+from tests.iac.iac_tools import TERRAFORM_DIR, TfModule, load_module
 from tests.iac.logging_filter import compile_filter, extract, log_entry
 from tests.integration.functions import fn_agents
 from tests.integration.functions.fn_harness import Moto, PubSubEmulator, lambda_context, receive_event, title_of
@@ -147,6 +147,24 @@ def _resolve(expression: str, local_values: dict[str, Any]) -> str:
     return expression
 
 
+def _log_metrics(module: TfModule) -> dict[str, dict[str, Any]]:
+    """Each log metric's filter and extractors, from the one for_each resource's template and its entry."""
+    template = module.resource("google_logging_metric", "consumer")
+    assert template["filter"] == "${local.consumer_log_filter} AND ${each.value.match}"
+    assert '"EXTRACT(jsonPayload.${label.field})"' in template["label_extractors"]
+    assert '"EXTRACT(jsonPayload.${each.value.value_field})"' in template["value_extractor"]
+    return {
+        name: {
+            "filter": template["filter"].replace("${each.value.match}", metric["match"]),
+            "label_extractors": {
+                key: f"EXTRACT(jsonPayload.{label['field']})" for key, label in metric["labels"].items()
+            },
+            "value_extractor": metric["value_field"] and f"EXTRACT(jsonPayload.{metric['value_field']})",
+        }
+        for name, metric in module.locals["log_metrics"].items()
+    }
+
+
 def _push(data: bytes, attempt: int = 1) -> dict[str, Any]:
     raw = json.loads((EVENTS / "pubsub_push_raw.json").read_text())
     raw["message"]["data"] = base64.b64encode(data).decode()
@@ -183,7 +201,7 @@ def test_gcp_log_based_metrics_count_the_lines_the_consumer_writes(
     elsewhere = [log_entry(line, resource=PRODUCER) for line in lines]
 
     module = load_module(TERRAFORM_DIR / "modules/gcp-pubsub-agent")
-    metrics = {name: body for (kind, name), body in module.resources.items() if kind == "google_logging_metric"}
+    metrics = _log_metrics(module)
     assert set(metrics) == {
         "task_outcomes",
         "agent_duration",

@@ -63,7 +63,7 @@ run "alarms_notify_a_created_topic_by_default" {
 
   assert {
     condition = alltrue([
-      for alarm in [aws_cloudwatch_metric_alarm.dlq[0], aws_cloudwatch_metric_alarm.oldest_message_age[0], aws_cloudwatch_metric_alarm.consumer_errors[0], aws_cloudwatch_metric_alarm.consumer_throttles[0]] :
+      for alarm in [aws_cloudwatch_metric_alarm.dlq[0], aws_cloudwatch_metric_alarm.oldest_message_age[0], aws_cloudwatch_metric_alarm.consumer["errors"], aws_cloudwatch_metric_alarm.consumer["throttles"]] :
       contains(alarm.alarm_actions, "arn:aws:sns:eu-west-1:123456789012:agent-alarms")
     ])
     error_message = "every alarm (dead letters included) notifies the alarm topic"
@@ -91,10 +91,10 @@ run "alarms_notify_a_created_topic_by_default" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.consumer_errors[0].metric_name == "Errors"
-      && aws_cloudwatch_metric_alarm.consumer_errors[0].dimensions.FunctionName == "agent-consumer"
-      && aws_cloudwatch_metric_alarm.consumer_throttles[0].metric_name == "Throttles"
-      && aws_cloudwatch_metric_alarm.consumer_throttles[0].dimensions.FunctionName == "agent-consumer"
+      aws_cloudwatch_metric_alarm.consumer["errors"].metric_name == "Errors"
+      && aws_cloudwatch_metric_alarm.consumer["errors"].dimensions.FunctionName == "agent-consumer"
+      && aws_cloudwatch_metric_alarm.consumer["throttles"].metric_name == "Throttles"
+      && aws_cloudwatch_metric_alarm.consumer["throttles"].dimensions.FunctionName == "agent-consumer"
     )
     error_message = "errors and throttles are watched on the consumer function"
   }
@@ -151,7 +151,7 @@ run "everything_can_be_turned_off" {
   assert {
     condition = (
       length(aws_cloudwatch_metric_alarm.dlq) + length(aws_cloudwatch_metric_alarm.oldest_message_age)
-      + length(aws_cloudwatch_metric_alarm.consumer_errors) + length(aws_cloudwatch_metric_alarm.consumer_throttles)
+      + length(aws_cloudwatch_metric_alarm.consumer)
       + length(aws_sns_topic.alarms) + length(aws_cloudwatch_dashboard.this) == 0
     )
     error_message = "opting out leaves no alarm, topic or dashboard"
