@@ -119,13 +119,17 @@ def up(
     run_dir = new_run_dir()
     stack = Stack(run_dir=run_dir)
     paths: dict[str, Any] = {}
+    # With --reload the agent's code changes under the stack: a task the previous code held (no pathway) must run
+    # again on the next dispatch, not only after the ledger's production re-check interval (15 minutes).
+    function_env = {"RUNNER_LEDGER_HELD_RECHECK_S": "0"} if reload else {}
     try:
         with console.status("starting the Encord emulator"):
             encord = stack.encord_emulator(seed=seed)
         if aws:
             with console.status("AWS path: moto_server, SQS queues, Lambda RIE"):
                 aws_path = stack.aws_path(
-                    encord=encord, config=replace(LEDGER_AWS_CONFIG, target=target, delivery="process")
+                    encord=encord,
+                    config=replace(LEDGER_AWS_CONFIG, target=target, delivery="process", extra_env=function_env),
                 )
                 assert aws_path.queues is not None
                 paths["aws"] = {
@@ -140,7 +144,11 @@ def up(
             try:
                 with console.status("GCP path: Pub/Sub emulator, topics, functions-framework"):
                     config = GcpPathConfig(
-                        target=target, delivery="process", push_format=_push_format(gcp_delivery), ledger=True
+                        target=target,
+                        delivery="process",
+                        push_format=_push_format(gcp_delivery),
+                        ledger=True,
+                        extra_env=function_env,
                     )
                     gcp_path = stack.gcp_path(encord=encord, config=config)
                     assert gcp_path.resources is not None

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -99,7 +99,27 @@ def _agent_stage_counts(text: str) -> list[int]:
     return counts
 
 
+@pytest.fixture
+def sigint_as_in_a_terminal() -> Iterator[None]:
+    """Give the children SIGINT at its default disposition, as a terminal's foreground job has it.
+
+    A suite started as a background job of a script (`make test &`, nohup, some CI runners) inherits SIGINT ignored,
+    an ignored signal stays ignored across exec, and Python then never raises KeyboardInterrupt: neither child could
+    be stopped by the Ctrl-C this test sends. A handled signal is reset to its default across exec, so handling it
+    here (in the test process, while the children start) is enough.
+    """
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.timeout(240)
+@pytest.mark.usefixtures("sigint_as_in_a_terminal")
 def test_watch_shows_tasks_moving_and_reload_picks_up_an_edit(tmp_path: Path) -> None:
     try:
         components.find_rie()
@@ -189,6 +209,7 @@ def test_watch_shows_tasks_moving_and_reload_picks_up_an_edit(tmp_path: Path) ->
         up.stdout.close()
         os.close(slave)
         os.close(master)
-    assert codes == {"watch": 0, "up": 0}  # Ctrl-C ends the view and the reloader cleanly
+    # Ctrl-C ends the view and the reloader cleanly (only checked once the body passed: a body's failure raises first)
+    assert codes == {"watch": 0, "up": 0}, f"exit codes after SIGINT: {codes}; up said:\n{up_output.text[-2000:]}"
     up_output.wait_for(r"reload: stopped watching; the stack keeps running", timeout_s=10)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
