@@ -151,12 +151,18 @@ def _bodies(emu: RunningEmulator, count: int) -> list[tuple[str, str, str]]:
 
 def _phase(process: subprocess.Popen[str], name: str) -> dict[str, object]:
     assert process.stdout is not None
-    line = process.stdout.readline()
-    fields = json.loads(line) if line.strip() else {}
-    if not isinstance(fields, dict) or fields.get("phase") != name:
-        _, stderr = process.communicate(timeout=60)
-        raise RuntimeError(f"child failed before its {name} phase: {stderr[-2000:]}")
-    return fields
+    # The handler writes its own JSON lines to stdout too (Powertools logs, EMF metrics): skip to the phase line.
+    for line in process.stdout:
+        try:
+            fields = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(fields, dict) and "phase" in fields:
+            if fields["phase"] == name:
+                return fields
+            break
+    _, stderr = process.communicate(timeout=60)
+    raise RuntimeError(f"child failed before its {name} phase: {stderr[-2000:]}")
 
 
 def _send(process: subprocess.Popen[str], line: str = "") -> None:
